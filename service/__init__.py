@@ -1,0 +1,1 @@
+"""HTTP serving of the exported ONNX models: /v1 friendly API, Open Inference Protocol v2, metrics (no torch)."""

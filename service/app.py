@@ -1,0 +1,46 @@
+"""The app factory: create_app(settings) wires the runtime, the routers, the error handlers and the middleware."""
+import asyncio
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from service import routes_v1, routes_v2
+from service.core import Service
+from service.errors import install_handlers
+from service.metrics import Metrics
+from service.middleware import ServiceMiddleware
+from service.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+    service = Service(settings, metrics)
+    known_models: set[str] = set()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # Sessions load here, not at import, so tests and the CLI control when (and with which settings).
+        await asyncio.to_thread(service.load)
+        known_models.update(service.models)
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(title="kanserve", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.service = service
+    app.include_router(routes_v1.router)
+    app.include_router(routes_v2.router)
+    app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
+    install_handlers(app)
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, api_key=key,
+                       known_models=known_models)
+    return app
+
+
+async def _metrics(request: Request) -> Response:
+    body, content_type = request.app.state.service.metrics.expose()
+    return Response(body, media_type=content_type)

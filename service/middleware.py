@@ -1,0 +1,80 @@
+"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request id, API key, body limit, metrics, access log."""
+import hmac
+import logging
+import re
+import time
+import uuid
+
+from service.errors import TooLarge, error_response
+from service.logs import request_id
+from service.metrics import Metrics
+
+log = logging.getLogger("kanserve.access")
+OPEN_PATHS = ("/v2/health/live", "/v2/health/ready", "/metrics")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class ServiceMiddleware:
+    def __init__(self, app, metrics: Metrics, max_body_bytes: int, api_key: str | None, known_models: set[str]):
+        self.app, self.metrics, self.limit = app, metrics, max_body_bytes
+        self.api_key = api_key.encode() if api_key else None
+        self.known_models = known_models  # metric labels only for real models: clients choose path names
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        headers = dict(scope["headers"])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")
+        rid = rid if _SAFE_ID.match(rid) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = [500]
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            if not self._authorised(scope["path"], headers):
+                resp = error_response(scope["path"], 401, "unauthorized", "missing or wrong API key",
+                                      {"WWW-Authenticate": "Bearer"})
+                return await resp(scope, receive, send_with_id)
+            await self.app(scope, self._limited(receive, headers), send_with_id)
+        finally:
+            self._record(scope, status[0], time.perf_counter() - start, rid)
+            request_id.reset(token)
+
+    def _authorised(self, path: str, headers: dict) -> bool:
+        if self.api_key is None or path in OPEN_PATHS:
+            return True
+        given = headers.get(b"x-api-key") or headers.get(b"authorization", b"").removeprefix(b"Bearer ")
+        return hmac.compare_digest(given, self.api_key)
+
+    def _limited(self, receive, headers: dict):
+        """Enforce the body limit while reading: from Content-Length up front, and by counting (chunked)."""
+        limit, seen = self.limit, [0]
+        length = headers.get(b"content-length", b"0")
+        declared = int(length) if length.isdigit() else 0
+
+        async def receive_limited():
+            if declared > limit:
+                raise TooLarge(f"body of {declared} bytes is above the limit of {limit}")
+            message = await receive()
+            seen[0] += len(message.get("body", b""))
+            if seen[0] > limit:
+                raise TooLarge(f"body is above the limit of {limit} bytes")
+            return message
+
+        return receive_limited
+
+    def _record(self, scope, status: int, seconds: float, rid: str) -> None:
+        route = scope.get("route")
+        endpoint = getattr(route, "path", "unmatched")
+        model = scope.get("path_params", {}).get("name", "")
+        model = model if model in self.known_models else ("" if not model else "unknown")
+        self.metrics.requests.labels(model, endpoint, str(status)).inc()
+        self.metrics.request_seconds.labels(model, endpoint).observe(seconds)
+        log.info("request", extra={"method": scope["method"], "path": scope["path"], "status": status,
+                                   "ms": round(seconds * 1e3, 3), "model": model or None, "request_id": rid})

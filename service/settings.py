@@ -1,0 +1,33 @@
+"""The one settings class (env prefix KANSERVE_); read once and passed into create_app."""
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KANSERVE_", case_sensitive=False, extra="ignore")
+
+    model_repository: Path = Path("model_repository")
+    provider: Literal["auto", "cpu", "cuda", "tensorrt"] = "auto"
+    intra_op_threads: int | None = Field(None, ge=1, description="per session; default splits cores between models")
+    max_batch_size: int = Field(256, ge=1, le=4096)
+    max_queue_delay_us: int = Field(500, ge=0, le=1_000_000, description="0 disables dynamic batching")
+    max_queue: int = Field(1024, ge=1, description="pending images per model before 503")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    api_key: SecretStr | None = None
+    require_cuda: bool = False
+    shutdown_timeout_s: float = Field(10.0, ge=0)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+def available_cores() -> int:
+    """Cores this process may run on (cgroup/affinity aware where the OS tells us)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
