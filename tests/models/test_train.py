@@ -61,4 +61,4 @@ def test_evaluate_command_prints_accuracy(data_dir, tmp_path):
     text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     assert text.startswith("accuracy=0.") and text.strip().endswith("n=10000")
     result = json.loads(subprocess.run(cmd + ["--json"], capture_output=True, text=True, check=True).stdout)
-    assert result["n"] == 10000 and 0.5 < result["accuracy"] <= 1
+    assert result["n"] == 10000 and 0.15 < result["accuracy"] <= 1  # above chance after 16 steps

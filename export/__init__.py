@@ -1,0 +1,1 @@
+"""Checkpoint -> standard-ops ONNX -> checks (checker, parity) -> Triton-style model repository."""

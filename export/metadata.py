@@ -1,0 +1,80 @@
+"""What an artifact says about itself: metadata.json, ONNX metadata_props and Triton's config.pbtxt."""
+import json
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import onnx
+
+MAX_BATCH_SIZE = 256
+QUEUE_DELAY_US = 500
+IO_SPEC = {
+    "inputs": [{"name": "images", "datatype": "FP32", "shape": [-1, 1, 28, 28]}],
+    "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 10]}],
+}
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_commit(cwd: Path = REPO_ROOT) -> str:
+    """HEAD of the repository, or "unknown" outside git or before the first commit."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def tool_versions() -> dict[str, str]:
+    def v(pkg: str) -> str:
+        try:
+            return version(pkg)
+        except PackageNotFoundError:
+            return "unknown"
+
+    return {pkg: v(pkg) for pkg in ("torch", "onnx", "onnxscript", "onnxruntime")}
+
+
+def build_metadata(*, name: str, version: int, architecture: str, parameters: int, metrics: dict,
+                   precision: str, opset: int, ir_version: int, data_sha256: str | None) -> dict:
+    """metadata.json's fields except `sha256` (which needs the finished model bytes)."""
+    return {
+        "name": name, "version": str(version), "architecture": architecture, "parameters": int(parameters),
+        "test_accuracy": metrics.get("test_accuracy"), "n_test": metrics.get("n_test"),
+        "data_sha256": metrics.get("data_sha256") or data_sha256, "git_commit": git_commit(),
+        "precision": precision, "opset": opset, "ir_version": ir_version, "max_batch_size": MAX_BATCH_SIZE,
+        **IO_SPEC, "tools": tool_versions(),
+    }
+
+
+def set_metadata_props(model: onnx.ModelProto, metadata: dict) -> None:
+    """Same keys/values, stringified (JSON for lists and dicts), sorted so bytes are reproducible."""
+    del model.metadata_props[:]
+    for key in sorted(metadata):
+        value = metadata[key]
+        text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) or value is None else str(value)
+        model.metadata_props.add(key=key, value=text)
+
+
+def config_pbtxt(name: str) -> str:
+    """Triton model configuration for the onnxruntime backend (the contract's fixed I/O)."""
+    return f'''name: "{name}"
+platform: "onnxruntime_onnx"
+max_batch_size: {MAX_BATCH_SIZE}
+input [
+  {{
+    name: "images"
+    data_type: TYPE_FP32
+    dims: [ 1, 28, 28 ]
+  }}
+]
+output [
+  {{
+    name: "logits"
+    data_type: TYPE_FP32
+    dims: [ 10 ]
+  }}
+]
+dynamic_batching {{
+  max_queue_delay_microseconds: {QUEUE_DELAY_US}
+}}
+'''
