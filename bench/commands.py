@@ -23,6 +23,12 @@ def cmd_probe(args) -> None:
         print(f"wrote {args.plot}")
 
 
+def cmd_bench(args) -> None:
+    from bench.report import bench
+
+    bench(args)
+
+
 def register(subparsers) -> None:
     """Add this package's subcommands to the `kanserve` parser."""
     s = subparsers.add_parser("probe", help="A/B latency probe of models on a running server (v1 or OIP v2)")
@@ -45,3 +51,9 @@ def register(subparsers) -> None:
     s.add_argument("--plot", default=None, metavar="OUT.png", help="latency CDFs and histograms (matplotlib)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_probe)
+
+    from bench.report import add_arguments  # stdlib-only at import time
+
+    s = subparsers.add_parser("bench", help="run every benchmark side by side -> BENCHMARKS.md, reports/*.json|png")
+    add_arguments(s)
+    s.set_defaults(func=cmd_bench)

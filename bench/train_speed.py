@@ -51,7 +51,7 @@ def measure(steps: int, batch_size: int, rounds: int, data_dir: str | None) -> d
             times += step_times(model, opt, batches[r * per_round : (r + 1) * per_round], cfg)
     steps_per_epoch = math.ceil(60_000 / batch_size)
     result = {name: {"steps": len(t), "median_step_s": statistics.median(t),
-                     "seconds_per_epoch": statistics.median(t) * steps_per_epoch}
+                     "seconds_per_epoch": statistics.median(t) * steps_per_epoch, "step_times_s": t}
               for name, (_, _, t) in runs.items()}
     result["ratio_fasterkan_to_mlp"] = result["fasterkan"]["seconds_per_epoch"] / result["mlp"]["seconds_per_epoch"]
     result.update(batch_size=batch_size, steps_per_epoch=steps_per_epoch, hardware=hardware(),
