@@ -2,7 +2,8 @@
 
 
 def cmd_probe(args) -> None:
-    from bench.probe import ProbeConfig, format_table, plot, run_probe, write_json
+    from bench.probe import ProbeConfig, format_table, plot, run_probe
+    from bench.timing import write_json
 
     headers = {}
     for h in args.header:
@@ -17,7 +18,7 @@ def cmd_probe(args) -> None:
     report = run_probe(cfg, progress=not args.no_progress)
     print(format_table(report))
     if args.json:
-        write_json(report, args.json)
+        write_json(args.json, report)
         print(f"wrote {args.json}")
     if args.plot and plot(report, args.plot):
         print(f"wrote {args.plot}")

@@ -9,14 +9,12 @@ Forward only, under torch.inference_mode, explicit threads, warm-up, round-robin
 Run: python -m bench.family [--threads 1] [--out reports/family.json]
 """
 import argparse
-import json
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from bench.lowering import MODELS as NETS
-from bench.timing import round_robin, summary, torch_forward
+from bench.timing import round_robin, summary, torch_forward, write_json
 from models.layers import BSplineKANLayer, FasterKANLayer, FastKANLayer
 from models.registry import create_model
 
@@ -101,8 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     result = measure(args.threads, args.net_runs, args.layer_runs, device=args.device)
     print_table(result)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     return result
 
 

@@ -6,9 +6,10 @@ Run: bash bench/gpu.sh   (or python -m bench.gpu [--scale 1] [--out reports/gpu.
 onnxruntime times include the host<->device copies of inputs and outputs (numpy in, numpy out), as a server sees them.
 """
 import argparse
-import json
 import time
 from pathlib import Path
+
+from bench.timing import write_json
 
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 TENSORRT = [("TensorrtExecutionProvider", {"trt_engine_cache_enable": True,
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     result = measure(args.model_repository, args.scale, device, args.allow_cpu)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(f"wrote {args.out} ({', '.join(f'{k} {v:.0f} s' for k, v in result['durations_s'].items())})")
     return result
 

@@ -9,7 +9,6 @@
 Variants are timed round-robin (one run of each per round) so load drift hits all of them alike.
 """
 import argparse
-import json
 import os
 import platform
 import time
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.timing import write_json
 from export.checks import make_session
 from export.folding import FoldedFasterKANLayer, fold_for_export
 from export.graph import torch_to_onnx
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"config": vars(args), "machine": {"cpu": platform.processor() or platform.machine(),
               "cores": os.cpu_count(), "load_avg": os.getloadavg()}, "results": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_json(args.out, report)
     return report
 
 

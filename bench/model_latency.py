@@ -9,7 +9,6 @@ model_repository/NAME/1/model.onnx when present, else untrained exports (latency
 Run: python -m bench.model_latency [--threads 1] [--out reports/model_latency.json]
 """
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from bench.timing import ort_forward, round_robin, summary, torch_forward
+from bench.timing import ort_forward, round_robin, summary, torch_forward, write_json
 from models.registry import create_model
 
 MODELS = ("mlp", "fasterkan")
@@ -153,8 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = measure(args.model_repository, args.threads, args.scale, device=args.device,
                      providers=args.providers.split(","))
     print_table(result)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     return result
 
 

@@ -297,10 +297,6 @@ def _check_warmup(results: list[Result]) -> None:
 
 # --- output ---------------------------------------------------------------------------------------------------
 
-def write_json(report: dict, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-
-
 def plot(report: dict, path: str | Path) -> bool:
     """Latency CDFs and histograms per model as a PNG; False (and a message) when matplotlib is missing."""
     try:

@@ -7,11 +7,12 @@ onnxruntime (bench/lowering.py), torch vs onnxruntime per batch size with the GE
 Run: python -m bench.report [--quick] [--out reports] [--model-repository model_repository]
 """
 import argparse
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
+
+from bench.timing import write_json
 
 MODELS = ("mlp", "fasterkan")
 FULL = {"train_steps": 40, "train_rounds": 4, "family_net_runs": 60, "family_layer_runs": 1000,
@@ -20,11 +21,6 @@ FULL = {"train_steps": 40, "train_rounds": 4, "family_net_runs": 60, "family_lay
 QUICK = {"train_steps": 2, "train_rounds": 1, "family_net_runs": 3, "family_layer_runs": 20,
          "lowering_runs": 3, "lowering_warmup": 1, "latency_scale": 0.02, "serving_requests": 16,
          "probe_requests": 10}
-
-
-def write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n")
 
 
 def has_models(repo: Path) -> bool:

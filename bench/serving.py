@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.timing import write_json
 from service.repository import scan
 from service.runtime import load_model
 from service.settings import available_cores
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     results = measure(args.model_repository, min(args.requests, 5000))
     print(table(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=str))
+    write_json(args.out, results)
     print(f"wrote {args.out}")
 
 

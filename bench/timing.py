@@ -1,4 +1,5 @@
 """Shared measuring helpers for the benchmarks: round-robin timing, summaries, torch runners, machine facts."""
+import json
 import os
 import platform
 import subprocess
@@ -8,6 +9,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+
+
+def write_json(path: str | Path, obj: dict) -> None:
+    """Write a report JSON (parents created, sorted keys, trailing newline)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def round_robin(jobs: dict[str, Callable[[], object]], runs: int | dict[str, int], warmup: int) -> dict[str, list[float]]:

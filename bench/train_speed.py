@@ -5,15 +5,14 @@ rounds so drift hits both; seconds per epoch = median seconds per step × steps 
 Run: python -m bench.train_speed [--steps 40] [--json reports/train_speed.json]
 """
 import argparse
-import json
 import math
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from bench.timing import write_json
 from models.data import load_mnist
 from models.registry import create_model
 from models.train import TrainConfig, hardware, random_affine, to_tensor
@@ -73,8 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
         r = result[name]
         print(f"{name:<10} {r['steps']:>6} {r['median_step_s']:>8.3f} {r['seconds_per_epoch']:>9.1f}")
     print(f"fasterkan / mlp time per epoch: {result['ratio_fasterkan_to_mlp']:.3f}")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.json, result)
     return result
 
 
