@@ -72,6 +72,20 @@ def http_client(port: int, req: tuple, n: int, out: list[float]) -> None:
     conn.close()
 
 
+def http_floor(port: int, n: int) -> dict:
+    """The framework's own round trip (GET /v2/health/live, no model): what HTTP costs before any inference."""
+    samples: list[float] = []
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    for i in range(n + 20):
+        t = time.perf_counter()
+        conn.request("GET", "/v2/health/live")
+        conn.getresponse().read()
+        if i >= 20:
+            samples.append(time.perf_counter() - t)
+    conn.close()
+    return pct(samples)
+
+
 def http_concurrent(port: int, req: tuple, clients: int, per_client: int) -> dict:
     http_client(port, req, 10, [])  # warm-up
     samples: list[float] = []
@@ -140,6 +154,7 @@ def measure(repo: Path, n: int) -> dict:
     proc, port = start_server(repo, {})
     results = {"cores": available_cores(), "intra_op_threads": threads, "models": {}}
     try:
+        results["http_floor_get_live"] = http_floor(port, n)
         for name in names:
             r = {"raw_bs1": raw(repo, name, n, threads)}
             for label, req in (("http_v2_binary_bs1", _v2_request(name)), ("http_v1_json_bs1", _v1_request(name))):

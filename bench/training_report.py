@@ -43,8 +43,9 @@ def markdown(runs: dict, attempts: list[dict], speed: dict | None) -> str:
               "| model | accuracy | time per epoch | epochs | parameters |", "|---|---|---|---|---|"]
     for name, r in REPORT.items():
         lines.append(f"| {name} | {r['accuracy']} % | {r['seconds_per_epoch']} s | {r['epochs']} | {r['parameters']:,} |")
-    lines += ["", "Seconds per epoch above come from the real runs, which shared this 2-core machine with each other",
-              "and with other work (one torch thread each), so they are wall-clock figures, not a clean comparison."]
+    lines += ["", "Seconds per epoch above are the real runs' wall clock: they depend on what else shared the 2 cores",
+              "(the MLP run used 1 thread beside a FasterKAN run; the hardware column gives the threads). The",
+              "clean comparison is the next section. Per-epoch metrics: `reports/training_metrics/*.jsonl`."]
     if speed:
         lines += ["", "## Same steps, same machine (`python -m bench.train_speed`)", "",
                   "| model | steps timed | s/step (median) | s/epoch |", "|---|---|---|---|"]
