@@ -60,17 +60,21 @@ def test_parse_idx_shapes():
     assert parse_idx(data).tolist() == [[0, 1, 2], [3, 4, 5]]
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
 @pytest.fixture()
 def mirror(tmp_path):
     """A real HTTP server on 127.0.0.1 serving a folder; yields (folder, base URL)."""
     root = tmp_path / "mirror"
     root.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
+    server.server_close()
 
 
 def test_download_from_local_mirror_verifies(data_dir, mirror, tmp_path):
