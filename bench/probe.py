@@ -304,23 +304,26 @@ def plot(report: dict, path: str | Path) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import FuncFormatter, NullFormatter
     except ImportError:
         print("matplotlib is not installed (pip install 'kanserve[train]'): skipping the plot")
         return False
     samples = {m: np.sort(np.asarray(s)) for m, s in report["samples_ms"].items() if s}
     fig, (ax_cdf, ax_hist) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ticks = []
     if samples:
         lo, hi = min(s[0] for s in samples.values()), max(s[-1] for s in samples.values())
         bins = np.geomspace(max(lo, 1e-3), max(hi, lo * 1.01, 1e-3 * 1.01), 60)
+        ticks = sorted({float(f"{t:.2g}") for t in np.geomspace(bins[0], bins[-1], 7)})  # labels inside one decade
         for name, s in samples.items():
             ax_cdf.plot(s, np.arange(1, len(s) + 1) / len(s), label=f"{name} (n={len(s)})")
             ax_hist.hist(s, bins=bins, histtype="step", label=name)
     cfg = report["config"]
     for ax, title, ylabel in ((ax_cdf, "latency CDF", "fraction of requests"), (ax_hist, "histogram", "requests")):
         ax.set_xscale("log")
-        for axis in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
-            axis(FuncFormatter(lambda v, _: f"{v:g}"))  # plain milliseconds, not 3×10⁰
+        ax.set_xticks(ticks)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # plain milliseconds, not 3×10⁰
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("latency per request (ms)")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
