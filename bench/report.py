@@ -87,11 +87,13 @@ def run_latency(cfg: dict, threads: int, repo: Path, source: str, out: Path) -> 
 
 
 def run_serving(cfg: dict, repo: Path, out: Path) -> None:
-    from bench import serving
+    """In a fresh process without torch, as a server runs: the torch thread pools and allocations of the
+    earlier sections once stalled the in-process ASGI measurement (a 260 ms p99 that did not reproduce alone)."""
+    import subprocess
+    import sys
 
-    result = serving.measure(repo, cfg["serving_requests"])
-    print(serving.table(result))
-    write_json(out / "serving.json", result)
+    subprocess.run([sys.executable, "-m", "bench.serving", "--model-repository", str(repo), "--requests",
+                    str(cfg["serving_requests"]), "--out", str(out / "serving.json")], check=True)
 
 
 def run_probe_section(cfg: dict, repo: Path, data_dir: str | None, out: Path) -> None:
