@@ -49,7 +49,8 @@ async def parse_multipart(request: Request, body: bytes) -> list[bytes]:
         await form.close()
 
 
-def require_json_or_none(request: Request) -> None:
+def require_json_or_none(request: Request, accepted: str = "application/json") -> None:
+    """A JSON body may come with a JSON media type or none at all (tritonclient); anything else is 415."""
     mt = media_type(request)
     if mt and mt != "application/json" and not mt.endswith("+json"):
-        raise UnsupportedMedia(f"unsupported media type {mt!r}; send application/json")
+        raise UnsupportedMedia(f"unsupported media type {mt!r}; send {accepted}")

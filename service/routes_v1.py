@@ -10,7 +10,7 @@ from starlette.responses import Response
 from service import body as b
 from service.compare import CompareRequest, run_compare
 from service.core import Service
-from service.errors import Busy, UnsupportedMedia
+from service.errors import Busy
 from service.inputs import check_batch, from_encoded, from_json
 from service.runtime import ModelRuntime, softmax
 
@@ -36,8 +36,7 @@ async def read_images(request: Request) -> np.ndarray:
     mt = b.media_type(request)
     if mt == "multipart/form-data":
         return from_encoded(await b.parse_multipart(request, body))
-    if mt and mt != "application/json" and not mt.endswith("+json"):
-        raise UnsupportedMedia(f"unsupported media type {mt!r}; send application/json or multipart/form-data")
+    b.require_json_or_none(request, accepted="application/json or multipart/form-data")
     return from_json(b.parse_json(body))
 
 
