@@ -90,7 +90,8 @@ def gemm_rate(threads: int, runs: int, device: str, providers: list[str] | None)
 
     times = round_robin({"onnxruntime": lambda: sess.run(None, {"A": a, "B": b}), "torch": torch_mm}, runs, 2)
     flop = 2 * GEMM_N**3
-    return {k: {**summary(t), "gflops": flop / (summary(t)["median_ms"] * 1e6)} for k, t in times.items()} | {
+    stats = {k: summary(t) for k, t in times.items()}
+    return {k: {**s, "gflops": flop / (s["median_ms"] * 1e6)} for k, s in stats.items()} | {
         "n": GEMM_N, "ort_providers": sess.get_providers()}
 
 

@@ -23,14 +23,9 @@ from bench.timing import write_json
 from service.repository import scan
 from service.runtime import load_model
 from service.settings import available_cores
+from service.stats import latency_summary
 
 X1 = np.random.default_rng(0).random((1, 1, 28, 28), dtype=np.float32)
-
-
-def pct(samples: list[float]) -> dict:
-    a = np.asarray(samples) * 1e3
-    return {"n": len(a), "p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)),
-            "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean())}
 
 
 def raw(repo: Path, name: str, n: int, threads: int) -> dict:
@@ -44,7 +39,7 @@ def raw(repo: Path, name: str, n: int, threads: int) -> dict:
         t = time.perf_counter()
         rt.run(X1)
         samples.append(time.perf_counter() - t)
-    return {**pct(samples), "throughput_per_s": n / (time.perf_counter() - t0)}
+    return {**latency_summary(samples), "throughput_per_s": n / (time.perf_counter() - t0)}
 
 
 def _v2_request(name: str) -> tuple[str, bytes, dict]:
@@ -83,7 +78,7 @@ def http_floor(port: int, n: int) -> dict:
         if i >= 20:
             samples.append(time.perf_counter() - t)
     conn.close()
-    return pct(samples)
+    return latency_summary(samples)
 
 
 def http_concurrent(port: int, req: tuple, clients: int, per_client: int) -> dict:
@@ -95,7 +90,7 @@ def http_concurrent(port: int, req: tuple, clients: int, per_client: int) -> dic
         t.start()
     for t in threads:
         t.join()
-    return {**pct(samples), "throughput_per_s": len(samples) / (time.perf_counter() - t0), "clients": clients}
+    return {**latency_summary(samples), "throughput_per_s": len(samples) / (time.perf_counter() - t0), "clients": clients}
 
 
 def start_server(repo: Path, env: dict) -> tuple[subprocess.Popen, int]:
@@ -136,7 +131,7 @@ async def asgi_level(app, name: str, concurrency: int, total: int) -> dict:
         samples.clear()
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(max(1, total // concurrency)) for _ in range(concurrency)))
-    return {**pct(samples), "throughput_per_s": len(samples) / (time.perf_counter() - t0)}
+    return {**latency_summary(samples), "throughput_per_s": len(samples) / (time.perf_counter() - t0)}
 
 
 async def asgi_sweep(repo: Path, names: list[str], delay_us: int, total: int) -> dict:
@@ -161,7 +156,7 @@ def measure(repo: Path, n: int) -> dict:
                 http_client(port, req, 20, [])
                 samples: list[float] = []
                 http_client(port, req, n, samples)
-                r[label] = pct(samples)
+                r[label] = latency_summary(samples)
             r["http_16_clients"] = http_concurrent(port, _v2_request(name), 16, max(4, n // 16))
             results["models"][name] = r
     finally:

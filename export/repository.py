@@ -9,12 +9,9 @@ from pathlib import Path
 import onnx
 
 from export.checks import check_standard, make_session
+from service.repository import file_sha256
 
 INDEX = "index.json"
-
-
-def sha256_file(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def dump_json(obj: dict) -> str:
@@ -61,7 +58,7 @@ def verify_artifact(path: str | Path) -> dict:
     full onnx check passes, and bare onnxruntime loads it. Returns its metadata; raises RuntimeError."""
     path = Path(path)
     metadata = json.loads((path.parent / "metadata.json").read_text())
-    sha = sha256_file(path)
+    sha = file_sha256(path)
     if metadata.get("sha256") != sha:
         raise RuntimeError(f"{path}: sha256 {sha} differs from metadata.json's {metadata.get('sha256')}")
     repository = path.parents[2]

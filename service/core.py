@@ -82,7 +82,7 @@ class Service:
             raise NotReady(f"model {name}/{rt.version} is not ready: {rt.error}", {"Retry-After": "5"})
         return rt
 
-    async def predict(self, rt: ModelRuntime, parse: Callable[[], Awaitable[np.ndarray]]) -> tuple[Result, np.ndarray]:
+    async def predict(self, rt: ModelRuntime, parse: Callable[[], Awaitable[np.ndarray]]) -> Result:
         """Announce the request to the batcher (so it may wait for it), parse the input, then infer."""
         batcher = self.batchers[rt.name, rt.version]
         batcher.announce()
@@ -93,4 +93,4 @@ class Service:
             raise
         result = await batcher.submit(x, announced=True)
         self.metrics.queue_seconds.labels(rt.name).observe(result.queue_s)
-        return result, x
+        return result

@@ -65,7 +65,7 @@ async def predict(request: Request, name: str) -> Response:
     async def parse() -> np.ndarray:
         return check_batch(await read_images(request), rt.max_batch_size)
 
-    result, _ = await svc.predict(rt, parse)
+    result = await svc.predict(rt, parse)
     timings = {"queue_ms": round(result.queue_s * 1e3, 3), "inference_ms": round(result.compute_s * 1e3, 3),
                "batch_size": result.batch_size, "total_ms": round((time.perf_counter() - t0) * 1e3, 3)}
     return _json({"model": rt.name, "version": rt.version, "predictions": predictions(result.logits),

@@ -96,7 +96,7 @@ async def infer(request: Request, name: str, version: str | None = None) -> Resp
         parsed.append(req)
         return _model_input(rt, req.inputs)
 
-    result, _ = await svc.predict(rt, parse)
+    result = await svc.predict(rt, parse)
     req = parsed[0]
     binary = req.outputs or {rt.output_name: req.binary_default}
     body, headers = encode_response(rt.name, rt.version, req.id, {rt.output_name: result.logits}, binary)

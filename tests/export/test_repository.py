@@ -10,10 +10,11 @@ import torch
 
 from export.checks import accuracy, make_session
 from export.pipeline import ExportOptions, export_checkpoint
-from export.repository import load_index, sha256_file, verify_artifact
+from export.repository import load_index, verify_artifact
 from kanserve.cli import main
 from models.registry import create_model
 from models.train import load_checkpoint
+from service.repository import file_sha256
 
 METADATA_KEYS = {"name", "version", "architecture", "parameters", "test_accuracy", "n_test", "data_sha256",
                  "git_commit", "precision", "opset", "ir_version", "sha256", "max_batch_size", "inputs", "outputs",
@@ -46,7 +47,7 @@ def repository(checkpoint, data_dir, tmp_path_factory) -> Path:
 def test_layout_and_index(repository):
     files = sorted(str(p.relative_to(repository)) for p in repository.rglob("*") if p.is_file())
     assert files == ["index.json", "kan/3/metadata.json", "kan/3/model.onnx", "kan/config.pbtxt"]
-    sha = sha256_file(repository / "kan/3/model.onnx")
+    sha = file_sha256(repository / "kan/3/model.onnx")
     assert load_index(repository) == {"models": [{"name": "kan", "version": "3", "path": "kan/3/model.onnx",
                                                   "sha256": sha}]}
     text = (repository / "index.json").read_text()
