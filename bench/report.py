@@ -34,7 +34,7 @@ def untrained_repository(root: Path) -> Path:
     from export.graph import IR_VERSION, OPSET
     from export.metadata import build_metadata, config_pbtxt, set_metadata_props
     from export.pipeline import to_onnx
-    from export.repository import write_artifact
+    from kanserve.repository import write_artifact
     from models.registry import create_model
 
     for name in MODELS:

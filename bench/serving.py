@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.timing import write_json
-from service.repository import scan
+from kanserve.repository import scan
 from service.runtime import load_model
 from service.settings import available_cores
 from service.stats import latency_summary

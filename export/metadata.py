@@ -6,12 +6,9 @@ from pathlib import Path
 
 import onnx
 
-MAX_BATCH_SIZE = 256
+from kanserve.contract import ModelSpec, image_spec
+
 QUEUE_DELAY_US = 500
-IO_SPEC = {
-    "inputs": [{"name": "images", "datatype": "FP32", "shape": [-1, 1, 28, 28]}],
-    "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 10]}],
-}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,14 +33,13 @@ def tool_versions() -> dict[str, str]:
 
 def build_metadata(*, name: str, version: int, architecture: str, parameters: int, metrics: dict,
                    precision: str, opset: int, ir_version: int, data_sha256: str | None) -> dict:
-    """metadata.json's fields except `sha256` (which needs the finished model bytes)."""
-    return {
-        "name": name, "version": str(version), "architecture": architecture, "parameters": int(parameters),
-        "test_accuracy": metrics.get("test_accuracy"), "n_test": metrics.get("n_test"),
-        "data_sha256": metrics.get("data_sha256") or data_sha256, "git_commit": git_commit(),
-        "precision": precision, "opset": opset, "ir_version": ir_version, "max_batch_size": MAX_BATCH_SIZE,
-        **IO_SPEC, "tools": tool_versions(),
+    """metadata.json: the model contract plus provenance, except `sha256` (which needs the finished bytes)."""
+    provenance = {
+        "architecture": architecture, "parameters": int(parameters), "test_accuracy": metrics.get("test_accuracy"),
+        "n_test": metrics.get("n_test"), "data_sha256": metrics.get("data_sha256") or data_sha256,
+        "git_commit": git_commit(), "opset": opset, "ir_version": ir_version, "tools": tool_versions(),
     }
+    return image_spec(name, str(version), precision=precision, provenance=provenance).to_metadata()
 
 
 def set_metadata_props(model: onnx.ModelProto, metadata: dict) -> None:
@@ -59,7 +55,7 @@ def config_pbtxt(name: str) -> str:
     """Triton model configuration for the onnxruntime backend (the contract's fixed I/O)."""
     return f'''name: "{name}"
 platform: "onnxruntime_onnx"
-max_batch_size: {MAX_BATCH_SIZE}
+max_batch_size: {ModelSpec.max_batch_size}
 input [
   {{
     name: "images"

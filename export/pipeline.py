@@ -11,7 +11,7 @@ from export.folding import fold_for_export
 from export.graph import IR_VERSION, OPSET, torch_to_onnx
 from export.metadata import build_metadata, config_pbtxt, set_metadata_props
 from export.precision import FP16_ATOL, FP16_MIN_AGREEMENT, HalfPrecision
-from export.repository import write_artifact
+from kanserve.repository import write_artifact
 
 PARITY_IMAGES = 1000
 

@@ -2,14 +2,16 @@
 import asyncio
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.responses import Response
 
 from service import routes_v1, routes_v2
 from service.core import Service
+from service.deps import ServiceDep
 from service.errors import install_handlers
 from service.metrics import Metrics
 from service.middleware import ServiceMiddleware
+from service.openapi import install_openapi
 from service.settings import Settings
 
 
@@ -29,18 +31,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             service.close()
 
-    app = FastAPI(title="kanserve", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="kanserve", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+                  description="KAN and MLP MNIST classifiers on onnxruntime: a friendly /v1 API and the Open "
+                              "Inference Protocol on /v2.")
     app.state.service = service
     app.include_router(routes_v1.router)
     app.include_router(routes_v2.router)
     app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
     install_handlers(app)
+    install_openapi(app)
     key = settings.api_key.get_secret_value() if settings.api_key else None
-    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes, api_key=key,
-                       known_models=known_models)
+    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s, api_key=key, known_models=known_models,
+                       access_log=settings.access_log)
     return app
 
 
-async def _metrics(request: Request) -> Response:
-    body, content_type = request.app.state.service.metrics.expose()
+async def _metrics(svc: ServiceDep) -> Response:
+    body, content_type = svc.metrics.expose()
     return Response(body, media_type=content_type)

@@ -1,13 +1,16 @@
 """Dynamic batching: concurrent requests to one model are merged into one session.run on a worker thread.
 
-The event loop only enqueues and awaits; one thread per model takes queued requests up to `max_batch`
-images, waiting at most `max_delay_s` after the first one, but only while more requests are known to be on
-their way (announced by the routers), so a lone client never pays the window. max_delay_s=0 disables merging.
+A request first takes a reservation (`async with batcher.reserve() as slot`), which announces it, then parses its
+body and submits (`await slot.submit(x)`). The worker thread takes queued requests up to the model's batch limit,
+waiting at most `max_delay_s` after the first, but only while announced requests are still on their way, so a lone
+client never pays the window. A request that finds the model idle and nobody else announced runs inline on the
+event loop when its estimated compute fits `inline_budget_s`: two thread hand-offs cost more than a small model.
 """
 import asyncio
 import threading
 import time
 from collections import deque
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +22,7 @@ from service.runtime import ModelRuntime
 
 @dataclass
 class Result:
-    logits: np.ndarray  # [n, 10]
+    output: np.ndarray  # [n, *output dims]
     queue_s: float
     compute_s: float
     batch_size: int
@@ -27,50 +30,96 @@ class Result:
 
 @dataclass
 class _Item:
-    x: np.ndarray  # [n, 1, 28, 28]
+    x: np.ndarray  # [n, *input dims]
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
     enqueued: float
-    announced: bool
+
+
+class Slot:
+    """A reserved place in the batcher; `submit` once, inside the `reserve()` block."""
+
+    def __init__(self, batcher: "Batcher"):
+        self._batcher, self.submitted = batcher, False
+
+    async def submit(self, x: np.ndarray) -> Result:
+        self.submitted = True
+        return await self._batcher.submit(x)
 
 
 class Batcher:
-    def __init__(self, model: ModelRuntime, max_delay_s: float, max_queue: int, metrics: Metrics):
-        self.model, self.max_delay_s, self.max_queue, self.metrics = model, max_delay_s, max_queue, metrics
+    def __init__(self, model: ModelRuntime, max_delay_s: float, max_queue: int, metrics: Metrics,
+                 inline_budget_s: float = 0.0):
+        self.model, self.max_delay_s, self.max_queue = model, max_delay_s, max_queue
+        self.inline_budget_s = inline_budget_s
         self._items: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._pending = 0  # images queued, not yet taken
-        self._announced = 0  # requests being parsed that will submit soon
+        self._announced = 0  # reservations that have not submitted yet
+        self._running = False  # a session.run of this model is in progress
         self._closed = False
+        self._queue = metrics.queue_seconds.labels(model.name)
+        self._compute = metrics.compute_seconds.labels(model.name)
+        self._batch_size = metrics.batch_size.labels(model.name)
+        self._inferences = metrics.inferences.labels(model.name)
         self._gauge = metrics.pending.labels(model.name)
         self._thread = threading.Thread(target=self._loop, name=f"batcher-{model.name}", daemon=True)
         self._thread.start()
 
-    def announce(self) -> None:
+    @asynccontextmanager
+    async def reserve(self):
+        """Announce a request, then yield to the event loop once so requests that arrived together announce
+        themselves too before anyone decides between running inline and batching."""
         with self._cond:
             self._announced += 1
+        slot = Slot(self)
+        try:
+            await asyncio.sleep(0)
+            yield slot
+        finally:
+            if not slot.submitted:
+                with self._cond:
+                    self._announced -= 1
+                    self._cond.notify()
 
-    def withdraw(self) -> None:
-        """The announced request failed before submitting."""
-        with self._cond:
-            self._announced -= 1
-
-    async def submit(self, x: np.ndarray, announced: bool = False) -> Result:
+    async def submit(self, x: np.ndarray) -> Result:
         loop = asyncio.get_running_loop()
         with self._cond:
+            self._announced -= 1
             if self._closed:
                 raise Overloaded("server is shutting down", {"Retry-After": "1"})
-            if self._pending + len(x) > self.max_queue:
-                if announced:
-                    self._announced -= 1
-                raise Overloaded(f"model {self.model.name}: queue full ({self._pending} images pending)",
-                                 {"Retry-After": "1"})
-            self._pending += len(x)
-            item = _Item(x, loop.create_future(), loop, time.perf_counter(), announced)
-            self._items.append(item)
+            inline = self._may_run_inline(len(x))
+            if inline:
+                self._running = True
+            else:
+                if self._pending + len(x) > self.max_queue:
+                    raise Overloaded(f"model {self.model.name}: queue full ({self._pending} images pending)",
+                                     {"Retry-After": "1"})
+                self._pending += len(x)
+                item = _Item(x, loop.create_future(), loop, time.perf_counter())
+                self._items.append(item)
             self._cond.notify()
+        if inline:
+            return self._run_inline(x)
         self._gauge.set(self._pending)
         return await item.future
+
+    def _may_run_inline(self, n: int) -> bool:
+        return (not self._items and not self._running and self._announced == 0
+                and n * self.model.seconds_per_image <= self.inline_budget_s)
+
+    def _run_inline(self, x: np.ndarray) -> Result:
+        start = time.perf_counter()
+        try:
+            output = self.model.run(x)
+        finally:
+            with self._cond:
+                self._running = False
+                self._cond.notify()
+        compute = time.perf_counter() - start
+        self._queue.observe(0.0)
+        self._observe(len(x), compute)
+        return Result(output, 0.0, compute, len(x))
 
     def close(self, timeout: float = 5.0) -> None:
         with self._cond:
@@ -83,8 +132,10 @@ class Batcher:
             self._run(items)
 
     def _take(self) -> list[_Item] | None:
+        """The next batch: wait for a first item (and for an inline run to finish), then gather more while
+        announced requests may still join and the window is open."""
         with self._cond:
-            while not self._items and not self._closed:
+            while (not self._items or self._running) and not self._closed:
                 self._cond.wait()
             if not self._items:
                 return None
@@ -97,7 +148,6 @@ class Batcher:
                     item = self._items.popleft()
                     items.append(item)
                     n += len(item.x)
-                    self._announced -= item.announced
                     if self.max_delay_s <= 0:  # batching disabled: one request per run
                         break
                     continue
@@ -106,6 +156,7 @@ class Batcher:
                     break
                 self._cond.wait(remaining)
             self._pending -= n
+            self._running = True
             return items
 
     def _run(self, items: list[_Item]) -> None:
@@ -113,25 +164,28 @@ class Batcher:
         start = time.perf_counter()
         try:
             x = items[0].x if len(items) == 1 else np.concatenate([i.x for i in items])
-            logits = self.model.run(x)
+            output = self.model.run(x)
         except Exception as e:  # noqa: BLE001 - delivered to every waiting request
             for item in items:
                 item.loop.call_soon_threadsafe(_set_exception, item.future, e)
             return
+        finally:
+            with self._cond:
+                self._running = False
         compute = time.perf_counter() - start
         self._observe(len(x), compute)
         offset = 0
         for item in items:
             n = len(item.x)
-            result = Result(logits[offset:offset + n], start - item.enqueued, compute, len(x))
+            result = Result(output[offset:offset + n], start - item.enqueued, compute, len(x))
+            self._queue.observe(result.queue_s)
             item.loop.call_soon_threadsafe(_set_result, item.future, result)
             offset += n
 
     def _observe(self, n: int, compute: float) -> None:
-        name = self.model.name
-        self.metrics.compute_seconds.labels(name).observe(compute)
-        self.metrics.batch_size.labels(name).observe(n)
-        self.metrics.inferences.labels(name).inc(n)
+        self._compute.observe(compute)
+        self._batch_size.observe(n)
+        self._inferences.inc(n)
 
 
 def _set_result(future: asyncio.Future, result: Result) -> None:

@@ -26,19 +26,13 @@ def load_settings(args):
 
 
 def cmd_serve(args) -> None:
-    import uvicorn
-
+    from kanserve.repository import scan
     from service.app import create_app
     from service.logs import configure_logging
-    from service.repository import scan
+    from service.server import serve
 
     settings = load_settings(args)
-    scan(settings.model_repository)  # fail fast (exit 2) when there is no usable repository at all
     configure_logging(settings.log_level)
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                            access_log=False, log_level=settings.log_level, lifespan="on",
-                            timeout_graceful_shutdown=settings.shutdown_timeout_s)
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:  # lifespan refused (e.g. KANSERVE_REQUIRE_CUDA with a CPU session)
+    scan(settings.model_repository)  # fail fast (exit 2) when the repository is missing or malformed
+    if not serve(create_app(settings), settings):  # lifespan refused (e.g. KANSERVE_REQUIRE_CUDA on a CPU)
         raise RuntimeError("server did not start; see the log above")

@@ -1,7 +1,8 @@
 """POST /v1/compare: the same images through several models, side by side, plus an interleaved A/B latency run.
 
 Latency is measured directly on the sessions (not through HTTP or the batcher) so the numbers compare the
-models, not the server. Bounded so it cannot exhaust the server: iterations, batch and wall time are capped.
+models, not the server. Bounded so it cannot exhaust the server: iterations and batch are capped, and one wall-time
+budget covers everything it does (predictions, warm-up, timed rounds).
 """
 import time
 from dataclasses import dataclass
@@ -9,94 +10,94 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.errors import BadRequest
-from service.inputs import IMAGE_FIELDS, check_batch, from_json
+from service.inputs import from_fields
 from service.runtime import ModelRuntime, softmax
+from service.schemas import CompareRequest
 from service.stats import latency_summary, ratio_ci
 
-MAX_ITERATIONS, MAX_WARMUP, MAX_WALL_S = 1000, 100, 10.0
-DEFAULT_MODELS = ["mlp", "fasterkan"]
+MAX_WALL_S = 10.0
 
 
 @dataclass
-class CompareRequest:
+class Comparison:
     models: list[ModelRuntime]
     images: np.ndarray | None  # [N,1,28,28] to predict, or None (latency only)
-    iterations: int
-    warmup: int
-    batch_size: int
-    seed: int
-
-    @classmethod
-    def parse(cls, body: object, svc) -> "CompareRequest":
-        if not isinstance(body, dict):
-            raise BadRequest("body must be a JSON object")
-        names = body.get("models", DEFAULT_MODELS)
-        if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
-            raise BadRequest("'models' must list at least two model names")
-        if len(set(names)) != len(names):
-            raise BadRequest("'models' must not repeat a model")
-        models = [svc.ready_model(n) for n in names]
-        max_batch = min(m.max_batch_size for m in models)
-        images = None
-        if any(k in body for k in IMAGE_FIELDS):
-            images = check_batch(from_json(body), max_batch)
-        return cls(models, images, _int(body, "iterations", 50, 1, MAX_ITERATIONS), _int(body, "warmup", 5, 0,
-                   MAX_WARMUP), _int(body, "batch_size", 1, 1, max_batch), _int(body, "seed", 0, 0, 2**32 - 1))
+    request: CompareRequest
 
 
-def _int(body: dict, key: str, default: int, lo: int, hi: int) -> int:
-    value = body.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise BadRequest(f"'{key}' must be an integer in [{lo}, {hi}]")
-    return value
+def plan_comparison(req: CompareRequest, svc) -> Comparison:
+    """Resolve the models and decode the images (a worker-pool job: images may be files)."""
+    models = [svc.ready_model(n) for n in req.models]
+    limit = min(m.max_batch_size for m in models)
+    if req.batch_size > limit:
+        raise BadRequest(f"batch_size {req.batch_size} is above these models' limit of {limit}")
+    images = None
+    if req.given():
+        images = models[0].validate(from_fields(req), check_range=True)
+        for m in models[1:]:
+            m.validate(images, check_range=True)
+    return Comparison(models, images, req)
 
 
-def _predictions(req: CompareRequest) -> dict | None:
-    if req.images is None:
+def _predictions(c: Comparison) -> dict | None:
+    if c.images is None:
         return None
-    labels = {m.name: softmax(m.run(req.images)) for m in req.models}
+    probs = {m.name: softmax(m.run(c.images)) for m in c.models}
     per_image = [{name: {"label": int(p[i].argmax()), "confidence": round(float(p[i].max()), 6)}
-                  for name, p in labels.items()} for i in range(len(req.images))]
-    argmax = np.stack([p.argmax(1) for p in labels.values()])  # [models, N]
+                  for name, p in probs.items()} for i in range(len(c.images))]
+    argmax = np.stack([p.argmax(1) for p in probs.values()])  # [models, N]
     agree = (argmax == argmax[0]).all(axis=0)
-    return {"per_image": per_image, "agreement": float(agree.mean()), "n": len(req.images)}
+    return {"per_image": per_image, "agreement": float(agree.mean()), "n": len(c.images)}
 
 
-def _latency_batch(req: CompareRequest) -> np.ndarray:
-    if req.images is not None:  # cycle the client's images up to the batch size
-        return np.ascontiguousarray(np.resize(req.images, (req.batch_size, 1, 28, 28)))
-    return np.random.default_rng(req.seed).random((req.batch_size, 1, 28, 28), dtype=np.float32)
+def _latency_batch(c: Comparison) -> np.ndarray:
+    size = c.request.batch_size
+    if c.images is not None:  # cycle the client's images up to the batch size
+        return np.ascontiguousarray(np.resize(c.images, (size, 1, 28, 28)))
+    return np.random.default_rng(c.request.seed).random((size, 1, 28, 28), dtype=np.float32)
 
 
-def _timed_runs(req: CompareRequest, x: np.ndarray) -> tuple[list[list[float]], bool]:
-    """Warm-up, then interleaved runs in a random order per round; stops early at the wall-time cap."""
-    deadline = time.perf_counter() + MAX_WALL_S
-    for _ in range(req.warmup):
-        for m in req.models:
-            m.run(x)
+def _round(models: list[ModelRuntime], x: np.ndarray, order) -> list[float]:
+    """Run every model once, in `order`; seconds per model, in model order."""
+    seconds = [0.0] * len(models)
+    for j in order:
+        t0 = time.perf_counter()
+        models[j].run(x)
+        seconds[j] = time.perf_counter() - t0
+    return seconds
+
+
+def _timed_runs(c: Comparison, x: np.ndarray, deadline: float) -> tuple[list[list[float]], int, bool]:
+    """Warm-up (cut short to leave at least half the remaining budget for timing), then interleaved rounds in a
+    random order until `iterations` or the deadline. Returns samples per model, warm-up rounds done, truncated."""
+    models, req = c.models, c.request
+    warm_until = time.perf_counter() + (deadline - time.perf_counter()) / 2
+    warmed = 0
+    while warmed < req.warmup and time.perf_counter() < warm_until:
+        _round(models, x, range(len(models)))
+        warmed += 1
     rng = np.random.default_rng(req.seed)
-    samples: list[list[float]] = [[] for _ in req.models]
+    samples: list[list[float]] = [[] for _ in models]
     for _ in range(req.iterations):
-        for j in rng.permutation(len(req.models)):
-            t0 = time.perf_counter()
-            req.models[j].run(x)
-            samples[j].append(time.perf_counter() - t0)
+        for s, seconds in zip(samples, _round(models, x, rng.permutation(len(models)))):
+            s.append(seconds)
         if time.perf_counter() > deadline:
-            return samples, True
-    return samples, False
+            return samples, warmed, len(samples[0]) < req.iterations
+    return samples, warmed, False
 
 
-def run_compare(req: CompareRequest) -> dict:
-    """Runs in a worker thread (never on the event loop)."""
-    preds = _predictions(req)
-    samples, truncated = _timed_runs(req, _latency_batch(req))
-    latency = {}
-    for m, s in zip(req.models, samples):
-        latency[m.name] = {**latency_summary(s), "throughput_images_per_s": round(req.batch_size * len(s) / sum(s), 1),
-                           "provider": m.provider}
-    base = req.models[0].name
-    ratios = {f"{m.name}/{base}": ratio_ci(samples[0], s) for m, s in zip(req.models[1:], samples[1:])}
-    return {"models": [m.name for m in req.models], "predictions": preds, "latency": latency, "ratios": ratios,
-            "config": {"iterations": len(samples[0]), "requested_iterations": req.iterations, "warmup": req.warmup,
-                       "batch_size": req.batch_size, "truncated_at_wall_s": MAX_WALL_S if truncated else None,
+def run_compare(c: Comparison) -> dict:
+    """Runs in a worker thread (never on the event loop); everything inside counts against MAX_WALL_S."""
+    deadline = time.perf_counter() + MAX_WALL_S
+    preds = _predictions(c)
+    samples, warmed, truncated = _timed_runs(c, _latency_batch(c), deadline)
+    size = c.request.batch_size
+    latency = {m.name: {**latency_summary(s), "throughput_images_per_s": round(size * len(s) / sum(s), 1),
+                        "provider": m.provider} for m, s in zip(c.models, samples)}
+    base = c.models[0].name
+    ratios = {f"{m.name}/{base}": ratio_ci(samples[0], s) for m, s in zip(c.models[1:], samples[1:])}
+    return {"models": [m.name for m in c.models], "predictions": preds, "latency": latency, "ratios": ratios,
+            "config": {"iterations": len(samples[0]), "requested_iterations": c.request.iterations,
+                       "warmup": warmed, "requested_warmup": c.request.warmup, "batch_size": size,
+                       "truncated_at_wall_s": MAX_WALL_S if truncated else None,
                        "order": "interleaved, random per round"}}

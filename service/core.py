@@ -1,15 +1,13 @@
-"""The service's one runtime object: loaded models, their batchers, readiness, and predict."""
+"""The service's one runtime object: loaded models, their batchers, the decode pool, readiness."""
 import logging
-from collections.abc import Awaitable, Callable
 
-import numpy as np
-
-from service.batching import Batcher, Result
+from kanserve.repository import scan
+from service.batching import Batcher
 from service.errors import NotFound, NotReady
 from service.metrics import Metrics
-from service.repository import scan
 from service.runtime import GPU_PROVIDERS, ModelRuntime, load_model
 from service.settings import Settings, available_cores
+from service.workers import WorkerPool
 
 log = logging.getLogger("kanserve.core")
 
@@ -19,19 +17,21 @@ class Service:
         self.settings, self.metrics = settings, metrics
         self.models: dict[str, dict[str, ModelRuntime]] = {}
         self.batchers: dict[tuple[str, str], Batcher] = {}
+        self.pool = WorkerPool(settings.decode_threads, settings.max_decode_waiting)
         self.compare_busy = False
 
     def load(self) -> None:
         """Load every model version; failures leave the model not ready (with a reason), never crash."""
         entries = scan(self.settings.model_repository)
-        threads = self.settings.intra_op_threads or max(1, available_cores() // len(entries))
+        threads = self.settings.intra_op_threads or max(1, available_cores() // len({e.name for e in entries}))
         for entry in entries:
             rt = load_model(entry, self.settings.provider, threads, self.settings.max_batch_size)
             self.models.setdefault(rt.name, {})[rt.version] = rt
             self._announce(rt, threads)
             if rt.ready:
-                delay = self.settings.max_queue_delay_us / 1e6
-                self.batchers[rt.name, rt.version] = Batcher(rt, delay, self.settings.max_queue, self.metrics)
+                s = self.settings
+                self.batchers[rt.name, rt.version] = Batcher(rt, s.max_queue_delay_us / 1e6, s.max_queue, self.metrics,
+                                                             s.inline_budget_us / 1e6)
         self._require_cuda()
 
     def _announce(self, rt: ModelRuntime, threads: int) -> None:
@@ -56,6 +56,7 @@ class Service:
     def close(self) -> None:
         for batcher in self.batchers.values():
             batcher.close()
+        self.pool.close()
 
     def all(self) -> list[ModelRuntime]:
         return [rt for versions in self.models.values() for rt in versions.values()]
@@ -82,15 +83,6 @@ class Service:
             raise NotReady(f"model {name}/{rt.version} is not ready: {rt.error}", {"Retry-After": "5"})
         return rt
 
-    async def predict(self, rt: ModelRuntime, parse: Callable[[], Awaitable[np.ndarray]]) -> Result:
-        """Announce the request to the batcher (so it may wait for it), parse the input, then infer."""
-        batcher = self.batchers[rt.name, rt.version]
-        batcher.announce()
-        try:
-            x = await parse()
-        except BaseException:
-            batcher.withdraw()
-            raise
-        result = await batcher.submit(x, announced=True)
-        self.metrics.queue_seconds.labels(rt.name).observe(result.queue_s)
-        return result
+    def reserve(self, rt: ModelRuntime):
+        """`async with svc.reserve(model) as slot:` parse the request, then `await slot.submit(x)`."""
+        return self.batchers[rt.name, rt.version].reserve()

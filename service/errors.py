@@ -1,13 +1,17 @@
 """One exception family for the service, mapped to JSON by one handler per API surface (/v1 and /v2)."""
-import json
 import logging
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from kanserve.contract import ContractError
+
 log = logging.getLogger("kanserve.errors")
+CLIENT_CLOSED = 499  # nginx's status for a client that went away before the answer: not a server error
 
 
 class ServiceError(Exception):
@@ -26,12 +30,12 @@ class BadRequest(ServiceError):
     pass
 
 
-class Unauthorized(ServiceError):
-    status, code = 401, "unauthorized"
-
-
 class NotFound(ServiceError):
     status, code = 404, "not_found"
+
+
+class RequestTimeout(ServiceError):
+    status, code = 408, "request_timeout"
 
 
 class Busy(ServiceError):
@@ -54,22 +58,25 @@ class NotReady(ServiceError):
     status, code = 503, "not_ready"
 
 
-def v1_body(status: int, code: str, message: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message}}).encode()
-
-
-def v2_body(status: int, code: str, message: str) -> bytes:
-    return json.dumps({"error": message}).encode()  # OIP's error shape
+def error_body(path: str, code: str, message: str) -> bytes:
+    """The JSON error of the surface that owns `path`: OIP's {"error": message} on /v2, {"error": {code,
+    message}} elsewhere."""
+    if path.startswith("/v2"):
+        return orjson.dumps({"error": message})
+    return orjson.dumps({"error": {"code": code, "message": message}})
 
 
 def error_response(path: str, status: int, code: str, message: str, headers: dict | None = None) -> Response:
-    """The JSON error of the surface that owns `path`."""
-    body = (v2_body if path.startswith("/v2") else v1_body)(status, code, message)
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    return Response(error_body(path, code, message), status_code=status, headers=headers,
+                    media_type="application/json")
 
 
 async def _service_error(request: Request, exc: ServiceError) -> Response:
     return error_response(request.url.path, exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _contract_error(request: Request, exc: ContractError) -> Response:
+    return error_response(request.url.path, 400, "bad_request", str(exc))
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
@@ -78,7 +85,14 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    return error_response(request.url.path, 422, "validation_error", str(exc.errors()[:3]))
+    """FastAPI's checks of path and query parameters: a 400 in our shape, not its 422."""
+    problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+    return error_response(request.url.path, 400, "bad_request", problems)
+
+
+async def _disconnected(request: Request, exc: ClientDisconnect) -> Response:
+    """The client left while its body was being read: nobody to answer, and not a server error."""
+    return Response(status_code=CLIENT_CLOSED)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -89,6 +103,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(ContractError, _contract_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _disconnected)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,11 +1,13 @@
-"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request id, API key, body limit, metrics, access log."""
+"""Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request id, API key, body size and time limits,
+metrics, the access log, and a JSON 503 for requests still running when a shutdown's drain time runs out."""
+import asyncio
 import hmac
 import logging
 import re
 import time
 import uuid
 
-from service.errors import TooLarge, error_response
+from service.errors import CLIENT_CLOSED, RequestTimeout, TooLarge, error_body
 from service.logs import request_id
 from service.metrics import Metrics
 
@@ -15,10 +17,12 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class ServiceMiddleware:
-    def __init__(self, app, metrics: Metrics, max_body_bytes: int, api_key: str | None, known_models: set[str]):
-        self.app, self.metrics, self.limit = app, metrics, max_body_bytes
+    def __init__(self, app, metrics: Metrics, max_body_bytes: int, body_timeout_s: float, api_key: str | None,
+                 known_models: set[str], access_log: bool = True):
+        self.app, self.metrics, self.limit, self.body_timeout_s = app, metrics, max_body_bytes, body_timeout_s
         self.api_key = api_key.encode() if api_key else None
         self.known_models = known_models  # metric labels only for real models: clients choose path names
+        self.access_log = access_log
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -28,7 +32,7 @@ class ServiceMiddleware:
         rid = headers.get(b"x-request-id", b"").decode("latin-1")
         rid = rid if _SAFE_ID.match(rid) else uuid.uuid4().hex
         token = request_id.set(rid)
-        status = [500]
+        status = [CLIENT_CLOSED]  # until a response starts: a request that never answers was abandoned
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
@@ -36,12 +40,21 @@ class ServiceMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
+        async def answer(code: int, name: str, message: str, extra: list) -> None:
+            body = error_body(scope["path"], name, message)
+            await send_with_id({"type": "http.response.start", "status": code, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]})
+            await send_with_id({"type": "http.response.body", "body": body})
+
         try:
             if not self._authorised(scope["path"], headers):
-                resp = error_response(scope["path"], 401, "unauthorized", "missing or wrong API key",
-                                      {"WWW-Authenticate": "Bearer"})
-                return await resp(scope, receive, send_with_id)
+                return await answer(401, "unauthorized", "missing or wrong API key", [(b"www-authenticate", b"Bearer")])
             await self.app(scope, self._limited(receive, headers), send_with_id)
+        except asyncio.CancelledError:
+            # uvicorn cancels what is still running when the shutdown drain time is over: answer, don't 500.
+            if status[0] == CLIENT_CLOSED:
+                await answer(503, "shutting_down", "the server is shutting down; retry on another replica",
+                             [(b"retry-after", b"1"), (b"connection", b"close")])
         finally:
             self._record(scope, status[0], time.perf_counter() - start, rid)
             request_id.reset(token)
@@ -53,15 +66,21 @@ class ServiceMiddleware:
         return hmac.compare_digest(given, self.api_key)
 
     def _limited(self, receive, headers: dict):
-        """Enforce the body limit while reading: from Content-Length up front, and by counting (chunked)."""
+        """The body's size limit (from Content-Length up front, and by counting when chunked) and time limit."""
         limit, seen = self.limit, [0]
         length = headers.get(b"content-length", b"0")
         declared = int(length) if length.isdigit() else 0
+        deadline = asyncio.get_running_loop().time() + self.body_timeout_s
 
         async def receive_limited():
             if declared > limit:
                 raise TooLarge(f"body of {declared} bytes is above the limit of {limit}")
-            message = await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(f"the request body did not arrive within {self.body_timeout_s:g} s",
+                                     {"Connection": "close"}) from None
             seen[0] += len(message.get("body", b""))
             if seen[0] > limit:
                 raise TooLarge(f"body is above the limit of {limit} bytes")
@@ -76,5 +95,6 @@ class ServiceMiddleware:
         model = model if model in self.known_models else ("" if not model else "unknown")
         self.metrics.requests.labels(model, endpoint, str(status)).inc()
         self.metrics.request_seconds.labels(model, endpoint).observe(seconds)
-        log.info("request", extra={"method": scope["method"], "path": scope["path"], "status": status,
-                                   "ms": round(seconds * 1e3, 3), "model": model or None, "request_id": rid})
+        if self.access_log:
+            log.info("request", extra={"method": scope["method"], "path": scope["path"], "status": status,
+                                       "ms": round(seconds * 1e3, 3), "model": model or None})

@@ -1,26 +1,64 @@
-"""Open Inference Protocol v2 request/response codec: JSON tensors and the binary tensor data extension."""
-import json
+"""Open Inference Protocol v2 request/response codec: JSON tensors and the binary tensor data extension.
+
+The parser trusts nothing: every field is type-checked before use, so any malformed body is a 400 naming the
+field, never an exception from deep inside numpy.
+"""
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 
-from service.body import parse_json
+from kanserve.contract import DATATYPES
 from service.errors import BadRequest
 
-DTYPES = {"BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
-          "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64, "FP16": np.float16,
-          "FP32": np.float32, "FP64": np.float64}
 HEADER_LENGTH = "inference-header-content-length"
 MAX_ELEMENTS = 1 << 28
+MAX_DIMS = 8
+
+
+@dataclass
+class OutputRequest:
+    binary: bool
 
 
 @dataclass
 class InferRequest:
     id: str | None
     inputs: dict[str, np.ndarray]
-    outputs: dict[str, bool] = field(default_factory=dict)  # requested output -> binary?
+    outputs: dict[str, OutputRequest] = field(default_factory=dict)  # requested outputs; {} = all, default form
     binary_default: bool = False
+
+
+def parse_json(body: bytes) -> object:
+    """orjson on raw bytes (strict: no NaN/Infinity tokens, UTF-8 only); tritonclient sends no Content-Type."""
+    if not body:
+        raise BadRequest("empty body: expected JSON")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"invalid JSON: {e}") from None
+
+
+def _object(value: object, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"{where} must be an object")
+    return value
+
+
+def _flag(params: dict, key: str, default: bool, where: str) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{where}.{key} must be true or false")
+    return value
+
+
+def _int(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadRequest(f"{where} must be a non-negative integer")
+    return value
 
 
 def split_body(body: bytes, header_length: str | None) -> tuple[object, bytes]:
@@ -33,66 +71,86 @@ def split_body(body: bytes, header_length: str | None) -> tuple[object, bytes]:
     return parse_json(body[:n]), body[n:]
 
 
-def _shape(tensor: dict, name: str) -> tuple[int, ...]:
-    shape = tensor.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                              and d <= 2**31 for d in shape) or len(shape) > 8:
-        raise BadRequest(f"input '{name}': shape must be a list of at most 8 integers in [0, 2^31]")
-    return tuple(shape)
+def _shape(value: object, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) > MAX_DIMS:
+        raise BadRequest(f"{where}.shape must be a list of at most {MAX_DIMS} integers")
+    shape = tuple(_int(d, f"{where}.shape[{i}]") for i, d in enumerate(value))
+    if math.prod(shape) > MAX_ELEMENTS:  # Python ints: numpy's int64 product wraps around on hostile shapes
+        raise BadRequest(f"{where}: shape {list(shape)} has more than {MAX_ELEMENTS} elements")
+    return shape
 
 
-def _decode(tensor: object, tail: bytes, offset: int) -> tuple[str, np.ndarray, int]:
+def _decode(tensor: object, i: int, tail: bytes, offset: int) -> tuple[str, np.ndarray, int]:
     """One input tensor -> (name, array in its shape, new offset into the binary tail)."""
-    if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
-        raise BadRequest("each input must be an object with a 'name'")
-    name, datatype = tensor["name"], tensor.get("datatype")
-    if datatype not in DTYPES:
-        raise BadRequest(f"input '{name}': unknown or unsupported datatype {datatype!r}")
-    shape, dtype = _shape(tensor, name), np.dtype(DTYPES[datatype]).newbyteorder("<")
-    count = math.prod(shape)  # Python ints: numpy's int64 product wraps around on hostile shapes
-    if count > MAX_ELEMENTS:
-        raise BadRequest(f"input '{name}': shape {list(shape)} has more than {MAX_ELEMENTS} elements")
-    size = (tensor.get("parameters") or {}).get("binary_data_size")
-    if size is not None:
-        if not isinstance(size, int) or size != count * dtype.itemsize or offset + size > len(tail):
-            raise BadRequest(f"input '{name}': binary_data_size {size!r} does not match shape {list(shape)} "
+    where = f"inputs[{i}]"
+    tensor = _object(tensor, where)
+    name, datatype = tensor.get("name"), tensor.get("datatype")
+    if not isinstance(name, str):
+        raise BadRequest(f"{where}.name must be a string")
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
+        raise BadRequest(f"{where} ('{name}'): datatype must be one of {', '.join(DATATYPES)}; got {datatype!r}")
+    shape, dtype = _shape(tensor.get("shape"), where), np.dtype(DATATYPES[datatype]).newbyteorder("<")
+    count = math.prod(shape)
+    params = _object(tensor.get("parameters"), f"{where}.parameters")
+    if "binary_data_size" in params:
+        size = _int(params["binary_data_size"], f"{where}.parameters.binary_data_size")
+        if size != count * dtype.itemsize or offset + size > len(tail):
+            raise BadRequest(f"{where} ('{name}'): binary_data_size {size} does not match shape {list(shape)} "
                              f"({count * dtype.itemsize} bytes) or the {len(tail) - offset} bytes left")
         return name, np.frombuffer(tail, dtype, count, offset).reshape(shape), offset + size
-    return name, _from_json_data(tensor.get("data"), name, dtype, shape, count), offset
+    return name, _from_json_data(tensor.get("data"), where, dtype, shape, count), offset
 
 
-def _from_json_data(data: object, name: str, dtype: np.dtype, shape: tuple, count: int) -> np.ndarray:
+def _from_json_data(data: object, where: str, dtype: np.dtype, shape: tuple, count: int) -> np.ndarray:
     if not isinstance(data, list):
-        raise BadRequest(f"input '{name}': 'data' must be a list (or use binary_data_size)")
+        raise BadRequest(f"{where}.data must be a list (or use the binary extension)")
     try:
-        flat = np.asarray(data, dtype=dtype if dtype.kind != "f" else np.float64).reshape(-1)
-    except (ValueError, TypeError, OverflowError) as e:
-        raise BadRequest(f"input '{name}': data is not a regular list of {dtype.name} values") from e
+        flat = np.asarray(data)
+    except (ValueError, TypeError, OverflowError):  # ragged nesting, huge integers
+        raise BadRequest(f"{where}.data must be a regular list of numbers") from None
+    allowed = "b" if dtype.kind == "b" else "iuf" if dtype.kind == "f" else "iu"
+    if flat.size and flat.dtype.kind not in allowed:
+        raise BadRequest(f"{where}.data must hold {dtype.name} values")
     if flat.size != count:
-        raise BadRequest(f"input '{name}': {flat.size} values do not match shape {list(shape)} ({count})")
-    return flat.astype(dtype, copy=False).reshape(shape)
+        raise BadRequest(f"{where}: {flat.size} values do not match shape {list(shape)} ({count})")
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf: the contract refuses them
+        return flat.astype(dtype).reshape(shape)
 
 
-def _outputs(header: dict) -> tuple[dict[str, bool], bool]:
-    default = bool((header.get("parameters") or {}).get("binary_data_output", False))
-    requested = header.get("outputs") or []
-    if not isinstance(requested, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
-                                                  for o in requested):
-        raise BadRequest("'outputs' must be a list of objects with a 'name'")
-    return {o["name"]: bool((o.get("parameters") or {}).get("binary_data", default)) for o in requested}, default
+def _outputs(value: object, default: bool) -> dict[str, OutputRequest]:
+    if value is None:
+        return {}
+    if not isinstance(value, list):
+        raise BadRequest("'outputs' must be a list")
+    requested = {}
+    for i, o in enumerate(value):
+        o = _object(o, f"outputs[{i}]")
+        if not isinstance(o.get("name"), str):
+            raise BadRequest(f"outputs[{i}].name must be a string")
+        params = _object(o.get("parameters"), f"outputs[{i}].parameters")
+        requested[o["name"]] = OutputRequest(_flag(params, "binary_data", default, f"outputs[{i}].parameters"))
+    return requested
 
 
 def parse_infer(body: bytes, header_length: str | None) -> InferRequest:
     header, tail = split_body(body, header_length)
-    if not isinstance(header, dict) or not isinstance(header.get("inputs"), list) or not header["inputs"]:
-        raise BadRequest("inference request must be an object with a non-empty 'inputs' list")
-    inputs, offset = {}, 0
-    for tensor in header["inputs"]:
-        name, array, offset = _decode(tensor, tail, offset)
-        inputs[name] = array
-    outputs, default = _outputs(header)
+    if not isinstance(header, dict):
+        raise BadRequest("inference request must be a JSON object")
     rid = header.get("id")
-    return InferRequest(rid if isinstance(rid, str) else None, inputs, outputs, default)
+    if rid is not None and not isinstance(rid, str):
+        raise BadRequest("'id' must be a string")
+    params = _object(header.get("parameters"), "parameters")
+    default = _flag(params, "binary_data_output", False, "parameters")
+    tensors = header.get("inputs")
+    if not isinstance(tensors, list) or not tensors:
+        raise BadRequest("'inputs' must be a non-empty list")
+    inputs, offset = {}, 0
+    for i, tensor in enumerate(tensors):
+        name, array, offset = _decode(tensor, i, tail, offset)
+        if name in inputs:
+            raise BadRequest(f"input '{name}' is given twice")
+        inputs[name] = array
+    return InferRequest(rid, inputs, _outputs(header.get("outputs"), default), default)
 
 
 def encode_response(model: str, version: str, rid: str | None, outputs: dict[str, np.ndarray],
@@ -106,12 +164,12 @@ def encode_response(model: str, version: str, rid: str | None, outputs: dict[str
             t["parameters"] = {"binary_data_size": len(raw)}
             blobs.append(raw)
         else:
-            t["data"] = array.reshape(-1).tolist()
+            t["data"] = np.ascontiguousarray(array.reshape(-1))
         tensors.append(t)
     head = {"model_name": model, "model_version": version, "outputs": tensors}
     if rid is not None:
         head["id"] = rid
-    header = json.dumps(head, separators=(",", ":")).encode()
+    header = orjson.dumps(head, option=orjson.OPT_SERIALIZE_NUMPY)
     if not blobs:
         return header, {}
     return header + b"".join(blobs), {"Inference-Header-Content-Length": str(len(header))}

@@ -1,86 +1,100 @@
 """The friendly /v1 API: model listing, predict from pixels/base64/uploads, and the A/B comparison."""
 import asyncio
-import json
 import time
 
 import numpy as np
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service import body as b
-from service.compare import CompareRequest, run_compare
+from service.body import json_response, media_type, require_json_or_none
+from service.compare import plan_comparison, run_compare
 from service.core import Service
+from service.deps import ServiceDep
 from service.errors import Busy
-from service.inputs import check_batch, from_encoded, from_json
+from service.inputs import from_encoded, from_fields, is_encoded, multipart_files
+from service.openapi import json_body
 from service.runtime import ModelRuntime, softmax
+from service.schemas import (
+    V1_ERRORS,
+    CompareRequest,
+    CompareResponse,
+    ModelInfo,
+    ModelList,
+    PredictRequest,
+    PredictResponse,
+    parse_body,
+)
+from service.workers import INLINE_BYTES
 
-router = APIRouter(prefix="/v1")
-
-
-def _json(obj: object, status: int = 200) -> Response:
-    return Response(json.dumps(obj, separators=(",", ":")).encode(), status, media_type="application/json")
+router = APIRouter(prefix="/v1", tags=["v1"], responses=V1_ERRORS)
+UPLOAD = {"multipart/form-data": {"schema": {"type": "object", "properties": {"file": {
+    "type": "string", "format": "binary", "description": "one or more image files (PNG, JPEG, GIF, BMP, WebP)"}}}}}
 
 
 def model_info(rt: ModelRuntime) -> dict:
-    meta = rt.entry.metadata
-    return {"name": rt.name, "version": rt.version, "architecture": meta.get("architecture"),
-            "parameters": meta.get("parameters"), "test_accuracy": meta.get("test_accuracy"),
-            "provider": rt.provider, "ready": rt.ready, "error": rt.error, "max_batch_size": rt.max_batch_size,
-            "inputs": meta.get("inputs"), "outputs": meta.get("outputs"), "sha256": rt.entry.sha256,
-            "precision": meta.get("precision")}
-
-
-async def read_images(request: Request) -> np.ndarray:
-    """Images from a JSON body (no Content-Type is read as JSON) or a multipart upload -> [N,1,28,28]."""
-    body = await b.read_body(request)
-    mt = b.media_type(request)
-    if mt == "multipart/form-data":
-        return from_encoded(await b.parse_multipart(request, body))
-    b.require_json_or_none(request, accepted="application/json or multipart/form-data")
-    return from_json(b.parse_json(body))
+    spec, prov = rt.spec, (rt.spec.provenance if rt.spec else {})
+    return {"name": rt.name, "version": rt.version, "architecture": prov.get("architecture"),
+            "parameters": prov.get("parameters"), "test_accuracy": prov.get("test_accuracy"),
+            "precision": spec.precision if spec else None, "provider": rt.provider, "ready": rt.ready,
+            "error": rt.error, "max_batch_size": rt.max_batch_size,
+            "inputs": [spec.input.oip()] if spec else None, "outputs": [spec.output.oip()] if spec else None,
+            "sha256": rt.entry.sha256}
 
 
 def predictions(logits: np.ndarray) -> list[dict]:
     probs = np.round(softmax(logits.astype(np.float64)), 6)  # float64: short, exact JSON numbers
-    return [{"label": int(p.argmax()), "probabilities": p.tolist()} for p in probs]
+    return [{"label": int(p.argmax()), "probabilities": p} for p in probs]
 
 
-@router.get("/models")
-async def list_models(request: Request) -> Response:
-    svc: Service = request.app.state.service
-    return _json({"models": [model_info(rt) for rt in svc.all()]})
+@router.get("/models", response_model=ModelList)
+async def list_models(svc: ServiceDep) -> Response:
+    return json_response({"models": [model_info(rt) for rt in svc.all()]})
 
 
-@router.get("/models/{name}")
-async def get_model(request: Request, name: str) -> Response:
-    return _json(model_info(request.app.state.service.get(name)))
+@router.get("/models/{name}", response_model=ModelInfo)
+async def get_model(name: str, svc: ServiceDep) -> Response:
+    return json_response(model_info(svc.get(name)))
 
 
-@router.post("/models/{name}/predict")
-async def predict(request: Request, name: str) -> Response:
+async def read_images(request: Request, svc: Service) -> np.ndarray:
+    """A JSON body (no Content-Type is read as JSON) or a multipart upload -> [N,1,28,28]; the parsing of large
+    bodies and all image decoding run in the worker pool."""
+    body = await request.body()
+    if media_type(request) == "multipart/form-data":
+        return await svc.pool.run(from_encoded, await multipart_files(request.headers, body))
+    require_json_or_none(request, accepted="application/json or multipart/form-data")
+    small = len(body) <= INLINE_BYTES
+    req = await svc.pool.run(parse_body, PredictRequest, body, inline=small)
+    return await svc.pool.run(from_fields, req, inline=small and not is_encoded(req))
+
+
+@router.post("/models/{name}/predict", response_model=PredictResponse,
+             openapi_extra=json_body(PredictRequest, extra_content=UPLOAD))
+async def predict(name: str, request: Request, svc: ServiceDep) -> Response:
+    """Predict digits from pixel arrays, base64 image files or a multipart upload (photos are cropped and centred
+    the way MNIST was made)."""
     t0 = time.perf_counter()
-    svc: Service = request.app.state.service
-    rt = svc.ready_model(name)
-
-    async def parse() -> np.ndarray:
-        return check_batch(await read_images(request), rt.max_batch_size)
-
-    result = await svc.predict(rt, parse)
+    model = svc.ready_model(name)
+    async with svc.reserve(model) as slot:
+        x = model.validate(await read_images(request, svc), check_range=True)
+        result = await slot.submit(x)
     timings = {"queue_ms": round(result.queue_s * 1e3, 3), "inference_ms": round(result.compute_s * 1e3, 3),
                "batch_size": result.batch_size, "total_ms": round((time.perf_counter() - t0) * 1e3, 3)}
-    return _json({"model": rt.name, "version": rt.version, "predictions": predictions(result.logits),
-                  "timings": timings})
+    return json_response({"model": model.name, "version": model.version, "predictions": predictions(result.output),
+                          "timings": timings})
 
 
-@router.post("/compare")
-async def compare(request: Request) -> Response:
-    svc: Service = request.app.state.service
-    b.require_json_or_none(request)
-    req = CompareRequest.parse(b.parse_json(await b.read_body(request)), svc)
+@router.post("/compare", response_model=CompareResponse, openapi_extra=json_body(CompareRequest))
+async def compare(request: Request, svc: ServiceDep) -> Response:
+    """The same input through several models, side by side, and an interleaved A/B latency run (capped at 10 s,
+    warm-up included; one comparison at a time)."""
+    require_json_or_none(request)
+    req = await svc.pool.run(parse_body, CompareRequest, await request.body())
+    plan = await svc.pool.run(plan_comparison, req, svc)
     if svc.compare_busy:  # checked and set with no await between: atomic on the event loop
         raise Busy("a comparison is already running; try again when it finishes", {"Retry-After": "5"})
     svc.compare_busy = True
     try:
-        return _json(await asyncio.to_thread(run_compare, req))
+        return json_response(await asyncio.to_thread(run_compare, plan))
     finally:
         svc.compare_busy = False

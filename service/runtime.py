@@ -1,17 +1,20 @@
 """One onnxruntime session per model version: load, verify, warm up, run. No HTTP here."""
 import logging
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
 
-from service.repository import ModelEntry
+from kanserve.contract import ContractError, ModelSpec, validate
+from kanserve.repository import ModelEntry
 
 log = logging.getLogger("kanserve.runtime")
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 _REQUESTS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
              "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]}
+_ORT_STATUS = re.compile(r"\[ONNXRuntimeError\] : \d+ : (\w+)")
 
 
 def requested_providers(provider: str) -> list[str]:
@@ -37,15 +40,14 @@ class ModelRuntime:
     """A loaded (or failed) model version. `ready` only after a warm-up run passed."""
 
     entry: ModelEntry
+    spec: ModelSpec | None
+    max_batch_size: int
     session: ort.InferenceSession | None = None
     provider: str | None = None
     ready: bool = False
     error: str | None = None
-    input_name: str = "images"
-    output_name: str = "logits"
-    max_batch_size: int = 256
     warmup_ms: float | None = None
-    info: dict = field(default_factory=dict)
+    seconds_per_image: float = float("inf")  # measured at warm-up (batch of 1); sizes the inline fast path
 
     @property
     def name(self) -> str:
@@ -55,36 +57,59 @@ class ModelRuntime:
     def version(self) -> str:
         return self.entry.version
 
+    def validate(self, x: np.ndarray, *, check_range: bool) -> np.ndarray:
+        """The request tensor checked against this version's contract (ContractError -> 400)."""
+        return validate(x, self.spec, max_batch_size=self.max_batch_size, check_range=check_range)
+
     def run(self, x: np.ndarray) -> np.ndarray:
-        """x float32 [N,1,28,28] -> logits float32 [N,10]; thread-safe (onnxruntime sessions are)."""
-        return self.session.run([self.output_name], {self.input_name: x})[0]
+        """x [N, *input dims] -> output [N, *output dims]; thread-safe (onnxruntime sessions are)."""
+        return self.session.run([self.spec.output.name], {self.spec.input.name: x})[0]
 
 
 def load_model(entry: ModelEntry, provider: str, intra_op_threads: int, max_batch_size: int) -> ModelRuntime:
     """Build and warm one session; failures are recorded on the runtime, never raised (other models still serve)."""
-    rt = ModelRuntime(entry, error=entry.error)
-    rt.max_batch_size = min(max_batch_size, int(entry.metadata.get("max_batch_size") or max_batch_size))
+    spec = entry.spec
+    limit = min(max_batch_size, spec.max_batch_size) if spec else max_batch_size
+    rt = ModelRuntime(entry, spec, limit, error=entry.error)
     if rt.error:
+        return rt
+    if spec is None:
+        rt.error = "no metadata.json beside the model"
         return rt
     try:
         rt.session = ort.InferenceSession(str(entry.path), session_options(intra_op_threads),
                                           providers=requested_providers(provider))
         rt.provider = rt.session.get_providers()[0]
-        rt.input_name = rt.session.get_inputs()[0].name
-        rt.output_name = rt.session.get_outputs()[0].name
         _warm_up(rt)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises many types; any of them means "not ready, why"
-        rt.error = f"{type(e).__name__}: {str(e)[:300]}"
+        log.error("model failed to load", extra={"model": rt.name, "version": rt.version, "detail": str(e)[:2000]})
+        rt.error = _client_reason(e)
     return rt
 
 
+def _client_reason(e: Exception) -> str:
+    """A reason safe to show to clients: onnxruntime's messages carry absolute paths and C++ internals."""
+    if isinstance(e, ContractError):
+        return str(e)
+    status = _ORT_STATUS.search(str(e))
+    return f"onnxruntime could not load or run the model ({status.group(1) if status else type(e).__name__})"
+
+
 def _warm_up(rt: ModelRuntime) -> None:
-    """First run allocates and optimises; readiness waits for it and checks the output shape."""
+    """First runs allocate and optimise; readiness waits for them and checks the output against the contract."""
+    x = np.zeros((1, *rt.spec.input.dims), rt.spec.input.dtype)
     t0 = time.perf_counter()
-    out = rt.run(np.zeros((1, 1, 28, 28), np.float32))
-    if out.shape != (1, 10) or not np.isfinite(out).all():
-        raise RuntimeError(f"warm-up produced {out.shape} / non-finite logits")
+    out = rt.run(x)
     rt.warmup_ms = (time.perf_counter() - t0) * 1e3
+    if out.shape != (1, *rt.spec.output.dims) or not np.isfinite(out).all():
+        raise ContractError(f"warm-up produced {list(out.shape)} / non-finite outputs, not the contract's "
+                            f"[1,{','.join(map(str, rt.spec.output.dims))}]")
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        rt.run(x)
+        times.append(time.perf_counter() - t)
+    rt.seconds_per_image = float(np.median(times))
     rt.ready = True
 
 

@@ -17,6 +17,13 @@ class Settings(BaseSettings):
     max_queue_delay_us: int = Field(500, ge=0, le=1_000_000, description="0 disables dynamic batching")
     max_queue: int = Field(1024, ge=1, description="pending images per model before 503")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    inline_budget_us: int = Field(5000, ge=0, le=100_000, description="run a lone request on the event loop when "
+                                  "its estimated compute is at most this (0: always hand off to the batcher)")
+    decode_threads: int = Field(2, ge=1, le=64, description="threads that parse large bodies and decode images")
+    max_decode_waiting: int = Field(64, ge=0, description="decode jobs that may wait for a thread before 503")
+    header_timeout_s: float = Field(10.0, gt=0, description="a client must send its request headers within this")
+    body_timeout_s: float = Field(30.0, gt=0, description="and its whole body within this after the headers")
+    access_log: bool = True
     api_key: SecretStr | None = None
     require_cuda: bool = False
     shutdown_timeout_s: float = Field(10.0, ge=0)

@@ -10,15 +10,15 @@ import torch
 
 from export.checks import accuracy, make_session
 from export.pipeline import ExportOptions, export_checkpoint
-from export.repository import load_index, verify_artifact
+from export.repository import verify_artifact
 from kanserve.cli import main
+from kanserve.repository import file_sha256, load_index
 from models.registry import create_model
 from models.train import load_checkpoint
-from service.repository import file_sha256
 
 METADATA_KEYS = {"name", "version", "architecture", "parameters", "test_accuracy", "n_test", "data_sha256",
                  "git_commit", "precision", "opset", "ir_version", "sha256", "max_batch_size", "inputs", "outputs",
-                 "tools"}
+                 "tools", "input_format", "labels", "value_range", "normalisation"}
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,7 @@ def test_layout_and_index(repository):
     files = sorted(str(p.relative_to(repository)) for p in repository.rglob("*") if p.is_file())
     assert files == ["index.json", "kan/3/metadata.json", "kan/3/model.onnx", "kan/config.pbtxt"]
     sha = file_sha256(repository / "kan/3/model.onnx")
-    assert load_index(repository) == {"models": [{"name": "kan", "version": "3", "path": "kan/3/model.onnx",
-                                                  "sha256": sha}]}
+    assert load_index(repository) == [{"name": "kan", "version": "3", "path": "kan/3/model.onnx", "sha256": sha}]
     text = (repository / "index.json").read_text()
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=2) + "\n"
 
@@ -94,7 +93,7 @@ def test_verify_artifact_detects_tampering(repository, tmp_path):
 def test_evaluate_records_onnxruntime_accuracy_and_index_grows(checkpoint, data_dir, mnist_test, tmp_path):
     _export(checkpoint, tmp_path, data_dir)
     _export(checkpoint, tmp_path, data_dir, "--name", "again", "--evaluate")
-    assert [(e["name"], e["version"]) for e in load_index(tmp_path)["models"]] == [("again", "1"),
+    assert [(e["name"], e["version"]) for e in load_index(tmp_path)] == [("again", "1"),
                                                                                    ("flat_fasterkan", "1")]
     meta = verify_artifact(tmp_path / "again/1/model.onnx")
     measured = accuracy(make_session(str(tmp_path / "again/1/model.onnx")), *mnist_test)

@@ -4,11 +4,12 @@ and its recorded test accuracy is what onnxruntime measures on all 10,000 canoni
 import pytest
 
 from export.checks import accuracy, make_session
-from export.repository import load_index, verify_artifact
+from export.repository import verify_artifact
+from kanserve.repository import load_index
 from tests.export.conftest import REPO_ROOT
 
 REPOSITORY = REPO_ROOT / "model_repository"
-ENTRIES = load_index(REPOSITORY)["models"] if (REPOSITORY / "index.json").exists() else []
+ENTRIES = load_index(REPOSITORY) if (REPOSITORY / "index.json").exists() else []
 MIN_ACCURACY = 0.995
 ABSENT = pytest.param(None, marks=pytest.mark.skip(reason=f"no shipped models in {REPOSITORY} yet"))
 

@@ -1,9 +1,15 @@
 """Shared fixtures for the service tests: one model repository per session (the shipped one, else a throwaway one)."""
 import hashlib
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
@@ -112,8 +118,34 @@ def client(model_repo):
         yield c
 
 
-if __name__ == "__main__":  # dev helper: python tests/service/conftest.py DEST [--full]
-    import sys
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
+
+def start_server(repo, tmp_path, **env) -> tuple[subprocess.Popen, int, object]:
+    port = free_port()
+    log = open(tmp_path / f"server-{port}.log", "w+")  # noqa: SIM115 - closed by the caller
+    full_env = {**os.environ, "KANSERVE_SHUTDOWN_TIMEOUT_S": "30", **env}
+    cmd = [sys.executable, "-m", "kanserve.cli", "serve", "--port", str(port), "--model-repository", str(repo)]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    return proc, port, log
+
+
+def wait_ready(proc, port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "server exited during startup"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("server not ready")
+
+
+if __name__ == "__main__":  # dev helper: python tests/service/conftest.py DEST [--full]
     full = {"mlp": ("mlp", {}), "fasterkan": ("fasterkan", {})}
     print(build_repository(Path(sys.argv[1]), full if "--full" in sys.argv else SMALL_ARCHS))

@@ -3,7 +3,6 @@ JSON logs, bad configuration, and graceful shutdown on SIGTERM with a request in
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,42 +12,16 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.service.conftest import free_port, start_server, wait_ready
+
 IMG = np.full((28, 28), 0.5).tolist()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(repo, tmp_path, **env) -> tuple[subprocess.Popen, int, object]:
-    port = _free_port()
-    log = open(tmp_path / f"server-{port}.log", "w+")  # noqa: SIM115 - closed by the caller
-    full_env = {**os.environ, "KANSERVE_SHUTDOWN_TIMEOUT_S": "30", **env}
-    cmd = [sys.executable, "-m", "kanserve.cli", "serve", "--port", str(port), "--model-repository", str(repo)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
-    return proc, port, log
-
-
-def _wait_ready(proc, port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "server exited during startup"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("server not ready")
 
 
 @pytest.fixture(scope="module")
 def server(model_repo, tmp_path_factory):
-    proc, port, log = _start(model_repo, tmp_path_factory.mktemp("e2e"))
+    proc, port, log = start_server(model_repo, tmp_path_factory.mktemp("e2e"))
     try:
-        _wait_ready(proc, port)
+        wait_ready(proc, port)
         yield proc, port, log
     finally:
         if proc.poll() is None:
@@ -90,9 +63,9 @@ def test_tritonclient_infer(server, binary):
 
 
 def test_sigterm_lets_the_in_flight_request_finish(model_repo, tmp_path):
-    proc, port, log = _start(model_repo, tmp_path)
+    proc, port, log = start_server(model_repo, tmp_path)
     try:
-        _wait_ready(proc, port)
+        wait_ready(proc, port)
         url = f"http://127.0.0.1:{port}/v1/compare"
         probe = httpx.post(url, json={"iterations": 5, "warmup": 0, "batch_size": 8}, timeout=30).json()
         per_round = sum(m["mean_ms"] for m in probe["latency"].values()) / 1e3
@@ -123,7 +96,7 @@ def test_sigterm_lets_the_in_flight_request_finish(model_repo, tmp_path):
 def test_bad_configuration_exits_non_zero(model_repo, tmp_path, env, needle):
     cmd = [sys.executable, "-m", "kanserve.cli", "serve", "--model-repository", str(model_repo)]
     if "KANSERVE_PORT" not in env:
-        cmd += ["--port", str(_free_port())]
+        cmd += ["--port", str(free_port())]
     r = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode != 0 and needle in r.stdout + r.stderr
 

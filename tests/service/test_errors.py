@@ -39,6 +39,12 @@ def _binary(shape, nbytes: int, size: int) -> tuple[bytes, dict]:
     return head + b"\0" * nbytes, {"Inference-Header-Content-Length": str(len(head))}
 
 
+def _binary_values(x: np.ndarray) -> tuple[bytes, dict]:
+    head = json.dumps({"inputs": [{"name": "images", "datatype": "FP32", "shape": list(x.shape),
+                                   "parameters": {"binary_data_size": x.astype("<f4").nbytes}}]}).encode()
+    return head + x.astype("<f4").tobytes(), {"Inference-Header-Content-Length": str(len(head))}
+
+
 J = "application/json"
 CASES = {  # id: (path, kwargs for client.post, expected status)
     "v1-wrong-size": (P1, {"json": {"images": np.zeros((27, 28)).tolist()}}, 400),
@@ -87,7 +93,9 @@ CASES = {  # id: (path, kwargs for client.post, expected status)
     "v2-huge-dims": (P2, {"json": _oip([2**31, 2**31, 2**31, 4], data=[])}, 400),
     "v2-empty-batch": (P2, {"json": _oip([0, 1, 28, 28])}, 400),
     "v2-batch-above-limit": (P2, {"json": _oip([MAX_BATCH + 1, 1, 28, 28])}, 400),
-    "v2-out-of-range": (P2, {"json": _oip([1, 1, 28, 28], data=[2.0] * 784)}, 400),
+    "v2-binary-nan": (P2, dict(zip(("content", "headers"), _binary_values(np.full((1, 1, 28, 28), np.nan)))), 400),
+    "v2-json-overflow": (P2, {"json": _oip([1, 1, 28, 28], data=[1e300] * 784)}, 400),
+    "v2-nan-token": (P2, {"content": json.dumps(_oip([1, 1, 28, 28], data=[float("nan")] * 784))}, 400),
     "v2-string-data": (P2, {"json": _oip([1, 1, 28, 28], data=["x"] * 784)}, 400),
     "v2-no-inputs": (P2, {"json": {"inputs": []}}, 400),
     "v2-wrong-input-name": (P2, {"json": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "name": "x"}]}}, 400),
@@ -98,6 +106,56 @@ CASES = {  # id: (path, kwargs for client.post, expected status)
     "v2-bad-header-length": (P2, {"content": b"{}", "headers": {"Inference-Header-Content-Length": "99"}}, 400),
     "v2-body-too-large": (P2, {"content": b"0" * (LIMIT + 1)}, 413),
 }
+
+# Wrongly typed fields that once reached a 500 (and closed the keep-alive connection).
+TYPED = {
+    "datatype-list": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "datatype": ["FP32"]}]},
+    "datatype-object": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "datatype": {"t": "FP32"}}]},
+    "params-list": _oip([1, 1, 28, 28], parameters=[1]),
+    "params-string": _oip([1, 1, 28, 28], parameters="binary"),
+    "params-bool": _oip([1, 1, 28, 28], parameters=True),
+    "binary-output-flag-string": _oip([1, 1, 28, 28], parameters={"binary_data_output": "yes"}),
+    "input-params-list": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "parameters": [1]}]},
+    "input-params-string": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "parameters": "x"}]},
+    "input-params-bool": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "parameters": False}]},
+    "binary-size-string": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "parameters": {"binary_data_size": "1"}}]},
+    "output-params-list": _oip([1, 1, 28, 28], outputs=[{"name": "logits", "parameters": [1]}]),
+    "output-params-string": _oip([1, 1, 28, 28], outputs=[{"name": "logits", "parameters": "x"}]),
+    "output-params-bool": _oip([1, 1, 28, 28], outputs=[{"name": "logits", "parameters": True}]),
+    "output-binary-flag-int": _oip([1, 1, 28, 28], outputs=[{"name": "logits", "parameters": {"binary_data": 1}}]),
+    "outputs-object": _oip([1, 1, 28, 28], outputs={"name": "logits"}),
+    "output-not-object": _oip([1, 1, 28, 28], outputs=["logits"]),
+    "output-name-int": _oip([1, 1, 28, 28], outputs=[{"name": 3}]),
+    "id-number": _oip([1, 1, 28, 28], id=7),
+    "input-not-object": {"inputs": ["images"]},
+    "input-name-null": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "name": None}]},
+    "shape-string": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "shape": "1,1,28,28"}]},
+    "shape-floats": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "shape": [1.0, 1, 28, 28]}]},
+    "shape-bools": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "shape": [True, 1, 28, 28]}]},
+    "data-object": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "data": {"0": 1}}]},
+    "data-nulls": _oip([1, 1, 28, 28], data=[None] * 784),
+    "data-nested-objects": _oip([1, 1, 28, 28], data=[{"v": 1}] * 784),
+    "data-huge-int": _oip([1, 1, 28, 28], data=[10**40] * 784),
+    "input-twice": {"inputs": [_oip([1, 1, 28, 28])["inputs"][0]] * 2},
+    "inputs-object": {"inputs": {"name": "images"}},
+    "body-list": [_oip([1, 1, 28, 28])],
+    "body-string": "images",
+}
+
+
+@pytest.mark.parametrize("body", TYPED.values(), ids=TYPED.keys())
+def test_wrongly_typed_oip_fields_are_400_and_keep_the_connection(small_client, body):
+    r = small_client.post(P2, json=body)
+    assert r.status_code == 400, r.text
+    assert isinstance(r.json()["error"], str) and r.headers.get("connection") != "close"
+    assert small_client.post(P2, json=_oip([1, 1, 28, 28])).status_code == 200
+
+
+def test_v2_accepts_any_finite_fp32_like_triton(small_client):
+    """perf_analyzer sends random FP32: /v2 polices shape, type and finiteness, not the value range (/v1 does)."""
+    assert small_client.post(P2, json=_oip([1, 1, 28, 28], data=[2.0] * 784)).status_code == 200
+    assert small_client.post(P2, json=_oip([1, 1, 28, 28], data=[-1e30] * 784)).status_code == 200
+    assert small_client.post(P1, json={"images": np.full((28, 28), 2.0).tolist()}).status_code == 400
 
 
 @pytest.fixture(scope="module")

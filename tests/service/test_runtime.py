@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from kanserve.repository import scan
 from service.batching import Batcher
 from service.errors import Overloaded
 from service.metrics import Metrics
-from service.repository import scan
 from service.runtime import load_model
 from tests.service.conftest import make_client
 
@@ -62,32 +62,57 @@ def runtime(model_repo):
     return load_model(entry, "cpu", 1, 256)
 
 
-def test_batcher_merges_announced_requests(runtime):
-    metrics = Metrics()
-    batcher = Batcher(runtime, max_delay_s=0.5, max_queue=64, metrics=metrics)
+async def _request(batcher: Batcher, x: np.ndarray, parse_s: float = 0.0):
+    """What a route does: reserve, 'parse' for a while, submit."""
+    async with batcher.reserve() as slot:
+        await asyncio.sleep(parse_s)
+        return await slot.submit(x)
+
+
+def _run(batcher: Batcher, coro):
+    try:
+        return asyncio.run(coro)
+    finally:
+        batcher.close()
+
+
+def test_batcher_waits_for_announced_requests(runtime):
+    """The first request submits at once, the others 50-150 ms later: merged only because they announced."""
+    batcher = Batcher(runtime, max_delay_s=0.5, max_queue=64, metrics=Metrics())
     xs = [np.random.default_rng(i).random((i + 1, 1, 28, 28), dtype=np.float32) for i in range(4)]
 
     async def go():
-        for _ in xs:  # four requests are known to be on their way: the worker waits for all of them
-            batcher.announce()
-        return await asyncio.gather(*(batcher.submit(x, announced=True) for x in xs))
+        return await asyncio.gather(*(_request(batcher, x, 0.05 * i) for i, x in enumerate(xs)))
 
-    try:
-        results = asyncio.run(go())
-    finally:
-        batcher.close()
+    results = _run(batcher, go())
     assert [r.batch_size for r in results] == [10] * 4
     for x, r in zip(xs, results):
-        assert np.allclose(r.logits, runtime.run(x), atol=1e-5)
+        assert np.allclose(r.output, runtime.run(x), atol=1e-5)
 
 
 def test_lone_request_does_not_wait_for_the_window(runtime):
     batcher = Batcher(runtime, max_delay_s=5.0, max_queue=64, metrics=Metrics())
-    try:
-        result = asyncio.run(asyncio.wait_for(batcher.submit(np.zeros((1, 1, 28, 28), np.float32)), 2.0))
-    finally:
-        batcher.close()
-    assert result.queue_s < 1.0
+    result = _run(batcher, asyncio.wait_for(_request(batcher, np.zeros((1, 1, 28, 28), np.float32)), 2.0))
+    assert result.batch_size == 1 and result.queue_s < 1.0
+
+
+def test_lone_small_request_runs_inline_and_is_counted(runtime):
+    metrics = Metrics()
+    batcher = Batcher(runtime, max_delay_s=0.5, max_queue=64, metrics=metrics, inline_budget_s=1.0)
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    result = _run(batcher, _request(batcher, x))
+    assert result.queue_s == 0.0 and np.allclose(result.output, runtime.run(x), atol=1e-5)
+    assert metrics.registry.get_sample_value("kanserve_inference_count_total", {"model": "fasterkan"}) == 2
+
+
+def test_concurrent_requests_are_not_run_inline(runtime):
+    batcher = Batcher(runtime, max_delay_s=0.5, max_queue=64, metrics=Metrics(), inline_budget_s=1.0)
+    x = np.zeros((1, 1, 28, 28), np.float32)
+
+    async def go():
+        return await asyncio.gather(*(_request(batcher, x) for _ in range(3)))
+
+    assert [r.batch_size for r in _run(batcher, go())] == [3, 3, 3]
 
 
 def test_zero_delay_disables_merging(runtime):
@@ -95,23 +120,15 @@ def test_zero_delay_disables_merging(runtime):
     x = np.zeros((1, 1, 28, 28), np.float32)
 
     async def go():
-        for _ in range(3):
-            batcher.announce()
-        return await asyncio.gather(*(batcher.submit(x, announced=True) for _ in range(3)))
+        return await asyncio.gather(*(_request(batcher, x) for _ in range(3)))
 
-    try:
-        assert [r.batch_size for r in asyncio.run(go())] == [1, 1, 1]
-    finally:
-        batcher.close()
+    assert [r.batch_size for r in _run(batcher, go())] == [1, 1, 1]
 
 
 def test_queue_bound_gives_overloaded(runtime):
     batcher = Batcher(runtime, max_delay_s=0.0, max_queue=2, metrics=Metrics())
-    try:
-        with pytest.raises(Overloaded):
-            asyncio.run(batcher.submit(np.zeros((3, 1, 28, 28), np.float32)))
-    finally:
-        batcher.close()
+    with pytest.raises(Overloaded):
+        _run(batcher, _request(batcher, np.zeros((3, 1, 28, 28), np.float32)))
 
 
 def test_queue_full_is_503_with_retry_after(model_repo):
