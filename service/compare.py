@@ -15,7 +15,6 @@ from service.runtime import ModelRuntime, softmax
 from service.schemas import CompareRequest
 from service.stats import latency_summary, ratio_ci
 
-MAX_WALL_S = 10.0
 
 
 @dataclass
@@ -23,6 +22,7 @@ class Comparison:
     models: list[ModelRuntime]
     images: np.ndarray | None  # [N,1,28,28] to predict, or None (latency only)
     request: CompareRequest
+    max_wall_s: float
 
 
 def plan_comparison(req: CompareRequest, svc) -> Comparison:
@@ -36,7 +36,7 @@ def plan_comparison(req: CompareRequest, svc) -> Comparison:
         images = models[0].validate(from_fields(req), check_range=True)
         for m in models[1:]:
             m.validate(images, check_range=True)
-    return Comparison(models, images, req)
+    return Comparison(models, images, req, svc.settings.compare_max_s)
 
 
 def _predictions(c: Comparison) -> dict | None:
@@ -87,8 +87,8 @@ def _timed_runs(c: Comparison, x: np.ndarray, deadline: float) -> tuple[list[lis
 
 
 def run_compare(c: Comparison) -> dict:
-    """Runs in a worker thread (never on the event loop); everything inside counts against MAX_WALL_S."""
-    deadline = time.perf_counter() + MAX_WALL_S
+    """Runs in a worker thread (never on the event loop); everything inside counts against the wall-time cap."""
+    deadline = time.perf_counter() + c.max_wall_s
     preds = _predictions(c)
     samples, warmed, truncated = _timed_runs(c, _latency_batch(c), deadline)
     size = c.request.batch_size
@@ -99,5 +99,5 @@ def run_compare(c: Comparison) -> dict:
     return {"models": [m.name for m in c.models], "predictions": preds, "latency": latency, "ratios": ratios,
             "config": {"iterations": len(samples[0]), "requested_iterations": c.request.iterations,
                        "warmup": warmed, "requested_warmup": c.request.warmup, "batch_size": size,
-                       "truncated_at_wall_s": MAX_WALL_S if truncated else None,
+                       "truncated_at_wall_s": c.max_wall_s if truncated else None,
                        "order": "interleaved, random per round"}}

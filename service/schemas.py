@@ -141,7 +141,7 @@ V1_ERRORS = {"4XX": {"model": ErrorResponse, "description": "the request cannot 
 # Open Inference Protocol (documentation only; the codec is service.oip).
 class OipTensor(BaseModel):
     name: str
-    shape: list[int]
+    shape: list[Annotated[int, Field(ge=0)]]
     datatype: str = Field(examples=["FP32"])
     parameters: dict | None = Field(None, description="binary_data_size with the binary extension")
     data: list | None = Field(None, description="row-major values (absent when sent as binary)")

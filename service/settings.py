@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(10.0, gt=0, description="a client must send its request headers within this")
     body_timeout_s: float = Field(30.0, gt=0, description="and its whole body within this after the headers")
     access_log: bool = True
+    compare_max_s: float = Field(10.0, gt=0, le=600, description="wall-time cap of one /v1/compare, warm-up included")
     api_key: SecretStr | None = None
     require_cuda: bool = False
     shutdown_timeout_s: float = Field(10.0, ge=0)

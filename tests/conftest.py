@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,3 +19,10 @@ def data_dir() -> Path:
     if not (path / "t10k-images-idx3-ubyte.gz").exists() and not (path / "t10k-images-idx3-ubyte").exists():
         pytest.fail(f"real MNIST not found in {path}: set KANSERVE_DATA_DIR")
     return path
+
+
+# CI runs the property-based tests on a fixed seed (the same examples every run, so a red CI is reproducible);
+# locally they explore new examples each time.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
