@@ -8,6 +8,7 @@ Run: python -m bench.report [--quick] [--out reports] [--model-repository model_
 """
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,10 +17,10 @@ from bench.timing import write_json
 
 MODELS = ("mlp", "fasterkan")
 FULL = {"train_steps": 40, "train_rounds": 4, "family_net_runs": 60, "family_layer_runs": 1000,
-        "lowering_runs": 200, "lowering_warmup": 20, "latency_scale": 1.0, "serving_requests": 300,
+        "lowering_runs": 200, "lowering_warmup": 20, "latency_scale": 1.0, "serving_seconds": 5,
         "probe_requests": 200}
 QUICK = {"train_steps": 2, "train_rounds": 1, "family_net_runs": 3, "family_layer_runs": 20,
-         "lowering_runs": 3, "lowering_warmup": 1, "latency_scale": 0.02, "serving_requests": 16,
+         "lowering_runs": 3, "lowering_warmup": 1, "latency_scale": 0.02, "serving_seconds": 1,
          "probe_requests": 10}
 
 
@@ -90,18 +91,19 @@ def run_serving(cfg: dict, repo: Path, out: Path) -> None:
     """In a fresh process without torch, as a server runs: the torch thread pools and allocations of the
     earlier sections once stalled the in-process ASGI measurement (a 260 ms p99 that did not reproduce alone)."""
     import subprocess
-    import sys
 
-    subprocess.run([sys.executable, "-m", "bench.serving", "--model-repository", str(repo), "--requests",
-                    str(cfg["serving_requests"]), "--out", str(out / "serving.json")], check=True)
+    subprocess.run([sys.executable, "-m", "bench.serving", "--model-repository", str(repo), "--seconds",
+                    str(cfg["serving_seconds"]), "--out", str(out / "serving.json")], check=True)
 
 
 def run_probe_section(cfg: dict, repo: Path, data_dir: str | None, out: Path) -> None:
     """A short `kanserve probe` (one client, interleaved models) against a uvicorn server started here."""
     from bench.probe import ProbeConfig, format_table, plot, run_probe
-    from bench.serving import start_server
+    from bench.serving import free_port, start
 
-    proc, port = start_server(repo, {})
+    port = free_port()
+    proc = start([sys.executable, "-m", "kanserve.cli", "serve", "--model-repository", str(repo), "--port", str(port)],
+                 {"KANSERVE_LOG_LEVEL": "warning"}, port)
     try:
         probe_cfg = ProbeConfig(url=f"http://127.0.0.1:{port}", models=list(MODELS), requests=cfg["probe_requests"],
                                 input="mnist" if mnist_available(data_dir) else "random", data_dir=data_dir,

@@ -1,19 +1,21 @@
-"""Serving benchmark: raw session.run vs HTTP (uvicorn on 127.0.0.1) vs in-process ASGI, side by side in one run.
+"""Serving benchmark: kanserve vs the endpoint a user would write instead, driven by wrk, side by side in one run.
 
-python -m bench.serving --model-repository model_repository [--requests 300] [--out reports/serving.json]
-Per model: raw bs=1 p50; one client over loopback bs=1 (/v2 binary and /v1 JSON) p50 and its ratio to raw;
-16 concurrent clients (single images) throughput vs a sequential raw bs=1 loop; in-process ASGI with and
-without dynamic batching at concurrency 1/4/16/64. Counts are bounded; the server binds 127.0.0.1 only.
+python -m bench.serving --model-repository model_repository [--seconds 5] [--out reports/serving.json]
+Per model, one server at a time on 127.0.0.1, the same OIP-shaped JSON body with one image: wrk (a C load
+generator: the client barely competes for the cores) with 1 connection and with 16, reporting p50/p90/p99 and
+requests/s. Servers: kanserve with its defaults, kanserve without dynamic batching, kanserve's app under granian
+(if installed), and the minimal FastAPI endpoint of bench/peers/minimal_fastapi.py. Also: raw `session.run` bs=1
+in a loop, kanserve's /v2 binary body at 1 connection, and the HTTP floor (GET /v2/health/live).
 """
 import argparse
-import asyncio
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,178 +28,145 @@ from service.settings import available_cores
 from service.stats import latency_summary
 
 X1 = np.random.default_rng(0).random((1, 1, 28, 28), dtype=np.float32)
+WRK_SCRIPT = """
+wrk.method = "%(method)s"
+%(headers)s
+local f = io.open("%(body)s", "rb"); wrk.body = f:read("*a"); f:close()
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"requests": %%d, "seconds": %%.6f, "socket_errors": %%d, "non_2xx": %%d, ' ..
+    '"p50_ms": %%.4f, "p90_ms": %%.4f, "p99_ms": %%.4f, "mean_ms": %%.4f, "max_ms": %%.4f}\\n',
+    summary.requests, summary.duration / 1e6, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50) / 1e3, latency:percentile(90) / 1e3, latency:percentile(99) / 1e3,
+    latency.mean / 1e3, latency.max / 1e3))
+end
+"""
 
 
-def raw(repo: Path, name: str, n: int, threads: int) -> dict:
-    entry = next(e for e in scan(repo) if e.name == name)
+def json_body() -> bytes:
+    return json.dumps({"inputs": [{"name": "images", "datatype": "FP32", "shape": [1, 1, 28, 28],
+                                   "data": X1.ravel().tolist()}]}).encode()
+
+
+def binary_body() -> tuple[bytes, dict]:
+    head = json.dumps({"inputs": [{"name": "images", "datatype": "FP32", "shape": [1, 1, 28, 28],
+                                   "parameters": {"binary_data_size": X1.nbytes}}],
+                       "outputs": [{"name": "logits", "parameters": {"binary_data": True}}]}).encode()
+    return head + X1.tobytes(), {"Inference-Header-Content-Length": str(len(head)),
+                                 "Content-Type": "application/octet-stream"}
+
+
+def wrk(url: str, connections: int, seconds: float, tmp: Path, body: bytes | None = None,
+        headers: dict | None = None) -> dict:
+    """One wrk run (1 thread); its latency percentiles and throughput."""
+    body_file = tmp / "body.bin"
+    body_file.write_bytes(body or b"")
+    lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items())
+    script = tmp / "run.lua"
+    script.write_text(WRK_SCRIPT % {"method": "POST" if body else "GET", "headers": lines, "body": body_file})
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(script),
+                          url], capture_output=True, text=True, check=True).stdout
+    result = json.loads(next(line[4:] for line in out.splitlines() if line.startswith("WRK ")))
+    return {**result, "connections": connections, "requests_per_s": result["requests"] / result["seconds"]}
+
+
+def raw(repo: Path, name: str, seconds: float, threads: int) -> dict:
+    entry = next(e for e in scan(repo) if e.name == name and e.spec and e.spec.precision == "fp32")
     rt = load_model(entry, "cpu", threads, 256)
-    for _ in range(20):
+    for _ in range(50):
         rt.run(X1)
-    samples = []
-    t0 = time.perf_counter()
-    for _ in range(n):
+    samples, t0 = [], time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
         t = time.perf_counter()
         rt.run(X1)
         samples.append(time.perf_counter() - t)
-    return {**latency_summary(samples), "throughput_per_s": n / (time.perf_counter() - t0)}
+    return {**latency_summary(samples), "requests_per_s": len(samples) / (time.perf_counter() - t0)}
 
 
-def _v2_request(name: str) -> tuple[str, bytes, dict]:
-    head = json.dumps({"inputs": [{"name": "images", "datatype": "FP32", "shape": [1, 1, 28, 28],
-                                   "parameters": {"binary_data_size": X1.nbytes}}]}).encode()
-    headers = {"Inference-Header-Content-Length": str(len(head)), "Content-Type": "application/octet-stream"}
-    return f"/v2/models/{name}/infer", head + X1.tobytes(), headers
-
-
-def _v1_request(name: str) -> tuple[str, bytes, dict]:
-    body = json.dumps({"images": (X1[0, 0] * 255).astype(int).tolist()}).encode()
-    return f"/v1/models/{name}/predict", body, {"Content-Type": "application/json"}
-
-
-def http_client(port: int, req: tuple, n: int, out: list[float]) -> None:
-    path, body, headers = req
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    for _ in range(n):
-        t = time.perf_counter()
-        conn.request("POST", path, body, headers)
-        resp = conn.getresponse()
-        resp.read()
-        assert resp.status == 200, resp.status
-        out.append(time.perf_counter() - t)
-    conn.close()
-
-
-def http_floor(port: int, n: int) -> dict:
-    """The framework's own round trip (GET /v2/health/live, no model): what HTTP costs before any inference."""
-    samples: list[float] = []
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    for i in range(n + 20):
-        t = time.perf_counter()
-        conn.request("GET", "/v2/health/live")
-        conn.getresponse().read()
-        if i >= 20:
-            samples.append(time.perf_counter() - t)
-    conn.close()
-    return latency_summary(samples)
-
-
-def http_concurrent(port: int, req: tuple, clients: int, per_client: int) -> dict:
-    http_client(port, req, 10, [])  # warm-up
-    samples: list[float] = []
-    threads = [threading.Thread(target=http_client, args=(port, req, per_client, samples)) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return {**latency_summary(samples), "throughput_per_s": len(samples) / (time.perf_counter() - t0), "clients": clients}
-
-
-def start_server(repo: Path, env: dict) -> tuple[subprocess.Popen, int]:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "kanserve.cli", "serve", "--port", str(port), "--model-repository", str(repo)]
-    proc = subprocess.Popen(cmd, env={**os.environ, "KANSERVE_LOG_LEVEL": "warning", **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+        return s.getsockname()[1]
+
+
+def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd[:3]} exited with {proc.returncode} during startup")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/v2/health/ready")
+            conn.request("GET", "/docs")
             if conn.getresponse().status == 200:
-                return proc, port
+                return proc
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("server did not become ready")
+    raise RuntimeError(f"{cmd[:3]} did not become ready")
 
 
-async def asgi_level(app, name: str, concurrency: int, total: int) -> dict:
-    import httpx
-
-    path, body, headers = _v2_request(name)
-    samples: list[float] = []
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://asgi") as client:
-        async def worker(k: int):
-            for _ in range(k):
-                t = time.perf_counter()
-                r = await client.post(path, content=body, headers=headers)
-                assert r.status_code == 200, r.text
-                samples.append(time.perf_counter() - t)
-
-        await asyncio.gather(*(worker(5) for _ in range(concurrency)))  # warm-up
-        samples.clear()
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(max(1, total // concurrency)) for _ in range(concurrency)))
-    return {**latency_summary(samples), "throughput_per_s": len(samples) / (time.perf_counter() - t0)}
-
-
-async def asgi_sweep(repo: Path, names: list[str], delay_us: int, total: int) -> dict:
-    from service.app import create_app
-    from service.settings import Settings
-
-    app = create_app(Settings(model_repository=repo, max_queue_delay_us=delay_us))
-    async with app.router.lifespan_context(app):
-        return {name: {c: await asgi_level(app, name, c, total) for c in (1, 4, 16, 64)} for name in names}
+def servers(repo: Path, threads: int) -> dict[str, callable]:
+    """name -> (model -> (command, env)); each server is started once per model it is measured on."""
+    kanserve = [sys.executable, "-m", "kanserve.cli", "serve", "--model-repository", str(repo), "--port"]
+    env = {"KANSERVE_INTRA_OP_THREADS": str(threads)}
+    found = {
+        "kanserve": lambda model, port: (kanserve + [str(port)], env),
+        "kanserve_no_batching": lambda model, port: (kanserve + [str(port)],
+                                                     {**env, "KANSERVE_MAX_QUEUE_DELAY_US": "0"}),
+        "minimal_fastapi": lambda model, port: (
+            [sys.executable, "-m", "uvicorn", "bench.peers.minimal_fastapi:app", "--port", str(port),
+             "--no-access-log", "--log-level", "warning"],
+            {"PEER_MODEL": str(repo / model / "1" / "model.onnx"), "PEER_THREADS": str(threads)}),
+    }
+    granian = shutil.which("granian") or str(Path(sys.executable).parent / "granian")
+    if Path(granian).exists():
+        found["kanserve_granian"] = lambda model, port: (
+            [granian, "--interface", "asgi", "--factory", "--loop", "uvloop", "--workers", "1", "--port", str(port),
+             "--log-level", "warning", "service.app:create_app"],
+            {**env, "KANSERVE_MODEL_REPOSITORY": str(repo)})
+    return found
 
 
-def measure(repo: Path, n: int) -> dict:
-    names = sorted({e.name for e in scan(repo)})
-    threads = max(1, available_cores() // len(names))  # the server's default split
-    proc, port = start_server(repo, {})
-    results = {"cores": available_cores(), "intra_op_threads": threads, "models": {}}
-    try:
-        results["http_floor_get_live"] = http_floor(port, n)
-        for name in names:
-            r = {"raw_bs1": raw(repo, name, n, threads)}
-            for label, req in (("http_v2_binary_bs1", _v2_request(name)), ("http_v1_json_bs1", _v1_request(name))):
-                http_client(port, req, 20, [])
-                samples: list[float] = []
-                http_client(port, req, n, samples)
-                r[label] = latency_summary(samples)
-            r["http_16_clients"] = http_concurrent(port, _v2_request(name), 16, max(4, n // 16))
-            results["models"][name] = r
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    for label, delay in (("asgi_batching", 500), ("asgi_no_batching", 0)):
-        sweep = asyncio.run(asgi_sweep(repo, names, delay, n))
-        for name in names:
-            results["models"][name][label] = sweep[name]
+def measure(repo: Path, seconds: float) -> dict:
+    names = ["mlp", "fasterkan"]
+    threads = 1
+    results = {"cores": available_cores(), "intra_op_threads": threads, "seconds_per_run": seconds,
+               "body_bytes": len(json_body()), "models": {n: {"raw_bs1": raw(repo, n, seconds, threads),
+                                                              "servers": {}} for n in names}}
+    with tempfile.TemporaryDirectory(prefix="kanserve-wrk-") as tmp:
+        tmp = Path(tmp)
+        for server, launch in servers(repo, threads).items():
+            for name in names:
+                port = free_port()
+                proc = start(*launch(name, port), port)
+                url = f"http://127.0.0.1:{port}/v2/models/{name}/infer"
+                try:
+                    wrk(url, 1, min(1.0, seconds), tmp, json_body())  # warm-up
+                    r = {"c1": wrk(url, 1, seconds, tmp, json_body()), "c16": wrk(url, 16, seconds, tmp, json_body())}
+                    if server == "kanserve":
+                        r["c1_binary"] = wrk(url, 1, seconds, tmp, *binary_body())
+                        results.setdefault("http_floor", wrk(f"http://127.0.0.1:{port}/v2/health/live", 1, seconds,
+                                                             tmp))
+                    results["models"][name]["servers"][server] = r
+                    print(f"{server:<22} {name:<10} c=1 p50 {r['c1']['p50_ms']:.3f} ms | c=16 "
+                          f"{r['c16']['requests_per_s']:.0f}/s p50 {r['c16']['p50_ms']:.2f} p99 "
+                          f"{r['c16']['p99_ms']:.2f} ms", flush=True)
+                finally:
+                    proc.terminate()
+                    proc.wait(30)
     return results
-
-
-def table(results: dict) -> str:
-    rows = [f"cores={results['cores']} intra_op_threads={results['intra_op_threads']}",
-            f"{'model':<10} {'metric':<44} {'value':>12}"]
-    for name, r in results["models"].items():
-        raw_p50, raw_tp = r["raw_bs1"]["p50_ms"], r["raw_bs1"]["throughput_per_s"]
-        c16 = r["http_16_clients"]
-        lines = [("raw session.run bs=1 p50 ms", raw_p50), ("raw sequential bs=1 images/s", raw_tp),
-                 ("HTTP 1 client /v2 binary p50 ms", r["http_v2_binary_bs1"]["p50_ms"]),
-                 ("  ratio to raw (target <= 1.5)", r["http_v2_binary_bs1"]["p50_ms"] / raw_p50),
-                 ("HTTP 1 client /v1 JSON p50 ms", r["http_v1_json_bs1"]["p50_ms"]),
-                 ("  ratio to raw", r["http_v1_json_bs1"]["p50_ms"] / raw_p50),
-                 ("HTTP 16 clients images/s", c16["throughput_per_s"]),
-                 ("  vs raw sequential (target >= 1.3)", c16["throughput_per_s"] / raw_tp),
-                 ("  p99/p50 (target <= 4)", c16["p99_ms"] / c16["p50_ms"])]
-        for label in ("asgi_batching", "asgi_no_batching"):
-            for c, v in r[label].items():
-                lines.append((f"{label} c={c} images/s | p50 ms", f"{v['throughput_per_s']:.0f} | {v['p50_ms']:.3f}"))
-        rows += [f"{name:<10} {m:<44} {v if isinstance(v, str) else f'{v:.3f}':>12}" for m, v in lines]
-    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model-repository", type=Path, default=Path("model_repository"))
-    p.add_argument("--requests", type=int, default=300, help="requests per measurement (bounded)")
+    p.add_argument("--seconds", type=float, default=5.0, help="duration of each wrk run")
     p.add_argument("--out", type=Path, default=Path("reports/serving.json"))
     args = p.parse_args(argv)
-    results = measure(args.model_repository, min(args.requests, 5000))
-    print(table(results))
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    results = measure(args.model_repository, args.seconds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, results)
     print(f"wrote {args.out}")

@@ -89,7 +89,7 @@ class Batcher:
             if self._closed:
                 raise Overloaded("server is shutting down", {"Retry-After": "1"})
             inline = self._may_run_inline(len(x))
-            if inline:
+            if inline:  # the worker thread has nothing queued: no need to wake it (a wake-up costs a GIL hand-off)
                 self._running = True
             else:
                 if self._pending + len(x) > self.max_queue:
@@ -98,7 +98,7 @@ class Batcher:
                 self._pending += len(x)
                 item = _Item(x, loop.create_future(), loop, time.perf_counter())
                 self._items.append(item)
-            self._cond.notify()
+                self._cond.notify()
         if inline:
             return self._run_inline(x)
         self._gauge.set(self._pending)
@@ -113,9 +113,8 @@ class Batcher:
         try:
             output = self.model.run(x)
         finally:
-            with self._cond:
+            with self._cond:  # nothing was queued meanwhile (the event loop was busy here), so nobody to wake
                 self._running = False
-                self._cond.notify()
         compute = time.perf_counter() - start
         self._queue.observe(0.0)
         self._observe(len(x), compute)

@@ -52,7 +52,7 @@ def test_numbers_come_from_the_json(out: Path):
     share = read(out, "lowering.json")["results"]["fasterkan L1 ln+basis (kanserve)"]["share_of_parts_median"]
     assert f"{100 * share:.0f} %" in md
     for t in serving_targets(sv).values():
-        assert f"{t['http_ratio']:.2f}× raw session.run" in md
+        assert f"c=1 p50 = {t['c1_ratio']:.2f}× the minimal FastAPI endpoint's" in md
 
 
 def test_direction_follows_the_numbers(out: Path):
