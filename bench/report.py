@@ -46,7 +46,7 @@ def untrained_repository(root: Path) -> Path:
                               parameters=sum(p.numel() for p in model.parameters()), metrics={}, precision="fp32",
                               opset=OPSET, ir_version=IR_VERSION, data_sha256=None)
         set_metadata_props(proto, meta)
-        write_artifact(root, name, "1", proto.SerializeToString(), meta, config_pbtxt(name))
+        write_artifact(root, name, "1", proto.SerializeToString(), meta, config_pbtxt(meta), meta["labels"])
     return root
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import onnx
 
-from kanserve.contract import ModelSpec, image_spec
+from kanserve import pbtxt
+from kanserve.contract import ModelSpec, image_spec, triton_config
 
 QUEUE_DELAY_US = 500
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,26 +52,7 @@ def set_metadata_props(model: onnx.ModelProto, metadata: dict) -> None:
         model.metadata_props.add(key=key, value=text)
 
 
-def config_pbtxt(name: str) -> str:
-    """Triton model configuration for the onnxruntime backend (the contract's fixed I/O)."""
-    return f'''name: "{name}"
-platform: "onnxruntime_onnx"
-max_batch_size: {ModelSpec.max_batch_size}
-input [
-  {{
-    name: "images"
-    data_type: TYPE_FP32
-    dims: [ 1, 28, 28 ]
-  }}
-]
-output [
-  {{
-    name: "logits"
-    data_type: TYPE_FP32
-    dims: [ 10 ]
-  }}
-]
-dynamic_batching {{
-  max_queue_delay_microseconds: {QUEUE_DELAY_US}
-}}
-'''
+def config_pbtxt(metadata: dict) -> str:
+    """Triton's model configuration for the onnxruntime backend, rendered from the contract in `metadata`."""
+    spec = ModelSpec.from_metadata(metadata, "export")
+    return pbtxt.dumps(triton_config(spec, QUEUE_DELAY_US))

@@ -86,8 +86,8 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, options: ExportOp
         opset=OPSET, ir_version=IR_VERSION, data_sha256=_data_sha256(metrics, opts.data_dir))
     set_metadata_props(proto, metadata)
     check_standard(proto)
-    config = config_pbtxt(name)
-    return write_artifact(out, name, str(opts.version), proto.SerializeToString(deterministic=True), metadata, config)
+    return write_artifact(out, name, str(opts.version), proto.SerializeToString(deterministic=True), metadata,
+                          config_pbtxt(metadata), metadata["labels"])
 
 
 def _data_sha256(metrics: dict, data_dir: str | None) -> str:

@@ -128,3 +128,39 @@ def validate(x: np.ndarray, spec: ModelSpec, *, max_batch_size: int, check_range
         if x.min() < low or x.max() > high:
             raise ContractError(f"input '{t.name}' values must be in [{low:g}, {high:g}]")
     return np.ascontiguousarray(x)
+
+
+def triton_config(spec: ModelSpec, queue_delay_us: int, label_filename: str | None = "labels.txt") -> dict:
+    """The Triton model configuration this contract implies (written as config.pbtxt; `/config` answers it)."""
+    inp = {"name": spec.input.name, "data_type": f"TYPE_{spec.input.datatype}", "dims": list(spec.input.dims)}
+    if spec.input.format != "FORMAT_NONE":
+        inp["format"] = spec.input.format
+    out = {"name": spec.output.name, "data_type": f"TYPE_{spec.output.datatype}", "dims": list(spec.output.dims)}
+    if label_filename:
+        out["label_filename"] = label_filename
+    return {"name": spec.name, "platform": "onnxruntime_onnx", "max_batch_size": spec.max_batch_size,
+            "version_policy": {"all": {}}, "input": [inp], "output": [out],
+            "dynamic_batching": {"max_queue_delay_microseconds": queue_delay_us}}
+
+
+def spec_from_triton(config: dict, version: str, labels: tuple[str, ...] | None, source: str) -> ModelSpec:
+    """The contract of a plain Triton model (config.pbtxt, no metadata.json): no value range is known, so /v1
+    checks only shape and finiteness."""
+    try:
+        inputs, outputs = config["input"], config["output"]
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ValueError("kanserve serves models with one input and one output")
+        batch = config.get("max_batch_size", 0)
+        if batch < 1:
+            raise ValueError("max_batch_size must be at least 1 (models without a batch dimension are not served)")
+        (inp,), (out,) = inputs, outputs
+        tensors = [TensorSpec(str(t["name"]), t["data_type"].removeprefix("TYPE_"), tuple(_positive(d) for d in t["dims"]),
+                              t.get("format", "FORMAT_NONE")) for t in (inp, out)]
+        if any(t.datatype not in DATATYPES for t in tensors):
+            raise ValueError(f"unsupported data type in {[t.datatype for t in tensors]}")
+        return ModelSpec(str(config["name"]), version, *tensors, max_batch_size=batch,
+                         labels=labels or tuple(str(i) for i in range(int(np.prod(tensors[1].dims)))),
+                         value_range=None, normalisation="not recorded (a plain Triton model)",
+                         precision=tensors[0].datatype.lower())
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ContractError(f"{source}: not a model kanserve can serve ({type(e).__name__}: {e})") from None

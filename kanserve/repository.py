@@ -10,10 +10,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from kanserve.contract import ContractError, ModelSpec
+from kanserve import pbtxt
+from kanserve.contract import ContractError, ModelSpec, spec_from_triton
 
 INDEX = "index.json"
 METADATA = "metadata.json"
+CONFIG = "config.pbtxt"
 
 
 class RepositoryError(ValueError):
@@ -27,7 +29,8 @@ class ModelEntry:
     name: str
     version: str
     path: Path  # model.onnx
-    spec: ModelSpec | None = None  # None: no metadata.json (a plain Triton repository)
+    spec: ModelSpec | None = None  # None: neither metadata.json nor a complete config.pbtxt (ask the ONNX file)
+    config: dict | None = None  # NAME/config.pbtxt as read, when there is one
     sha256: str | None = None  # verified; before `verify`, what the index claims
     error: str | None = None
 
@@ -79,15 +82,41 @@ def _check_row(row: object, i: int, root: Path) -> dict:
     return row
 
 
-def read_spec(version_dir: Path, root: Path) -> ModelSpec | None:
-    """The version's contract from metadata.json; None when there is none (a plain Triton repository)."""
-    path = version_dir / METADATA
+def read_config(model_dir: Path, root: Path) -> dict | None:
+    """NAME/config.pbtxt, parsed; None when the model has none."""
+    path = model_dir / CONFIG
     if not path.exists():
         return None
     try:
-        return ModelSpec.from_metadata(_load_json(path, root), str(path.relative_to(root)))
+        return pbtxt.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, pbtxt.PbtxtError) as e:
+        raise RepositoryError(f"{path.relative_to(root)}: unreadable ({e})") from None
+
+
+def read_spec(version_dir: Path, config: dict | None, root: Path) -> ModelSpec | None:
+    """The version's contract: metadata.json (a kanserve export), else what config.pbtxt says (a plain Triton
+    model), else None (the service asks the ONNX file itself)."""
+    path = version_dir / METADATA
+    try:
+        if path.exists():
+            return ModelSpec.from_metadata(_load_json(path, root), str(path.relative_to(root)))
+        if config and "input" in config and "output" in config:
+            source = str((version_dir.parent / CONFIG).relative_to(root))
+            return spec_from_triton(config, version_dir.name, _labels(version_dir.parent, config, root), source)
     except ContractError as e:
         raise RepositoryError(str(e)) from None
+    return None
+
+
+def _labels(model_dir: Path, config: dict, root: Path) -> tuple[str, ...] | None:
+    """Class labels from the output's label_filename (one per line), as Triton reads them."""
+    name = (config.get("output") or [{}])[0].get("label_filename")
+    if not name:
+        return None
+    try:
+        return tuple(line.strip() for line in (model_dir / name).read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError) as e:
+        raise RepositoryError(f"{(model_dir / name).relative_to(root)}: unreadable ({type(e).__name__})") from None
 
 
 def scan(root: Path) -> list[ModelEntry]:
@@ -97,10 +126,15 @@ def scan(root: Path) -> list[ModelEntry]:
     rows = load_index(root)
     if not rows:
         raise RepositoryError(f"model repository {root} lists no models")
-    entries = []
+    entries, configs = [], {}
     for row in rows:
         path = root / row["path"]
-        entry = ModelEntry(row["name"], row["version"], path, read_spec(path.parent, root), row.get("sha256"))
+        model_dir = path.parent.parent
+        if model_dir not in configs:
+            configs[model_dir] = read_config(model_dir, root)
+        config = configs[model_dir]
+        entry = ModelEntry(row["name"], row["version"], path, spec=read_spec(path.parent, config, root),
+                           config=config, sha256=row.get("sha256"))
         verify(entry, root)
         entries.append(entry)
     return entries
@@ -137,13 +171,16 @@ def update_index(root: Path, name: str, version: str, rel_path: str, sha: str) -
 
 
 def write_artifact(root: str | Path, name: str, version: str, model_bytes: bytes, metadata: dict,
-                   config: str) -> Path:
-    """Write model.onnx, metadata.json (with sha256), config.pbtxt and the index row; returns the model path."""
+                   config: str, labels: list[str] | None = None) -> Path:
+    """Write model.onnx, metadata.json (with sha256), config.pbtxt (+ labels.txt) and the index row; returns the
+    model path."""
     root = Path(root)
     version_dir = root / name / version
     sha = hashlib.sha256(model_bytes).hexdigest()
     _write_atomic(version_dir / "model.onnx", model_bytes)
     _write_atomic(version_dir / METADATA, dump_json({**metadata, "sha256": sha}).encode())
-    _write_atomic(root / name / "config.pbtxt", config.encode())
+    _write_atomic(root / name / CONFIG, config.encode())
+    if labels:
+        _write_atomic(root / name / "labels.txt", ("\n".join(labels) + "\n").encode())
     update_index(root, name, version, f"{name}/{version}/model.onnx", sha)
     return version_dir / "model.onnx"

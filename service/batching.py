@@ -120,6 +120,11 @@ class Batcher:
         self._observe(len(x), compute)
         return Result(output, 0.0, compute, len(x))
 
+    def idle(self) -> bool:
+        """Nothing announced, queued or running: safe to close once no new request can reach it."""
+        with self._cond:
+            return not self._items and not self._running and self._announced == 0
+
     def close(self, timeout: float = 5.0) -> None:
         with self._cond:
             self._closed = True
@@ -182,6 +187,7 @@ class Batcher:
             offset += n
 
     def _observe(self, n: int, compute: float) -> None:
+        self.model.stats.execution(n, compute)
         self._compute.observe(compute)
         self._batch_size.observe(n)
         self._inferences.inc(n)

@@ -16,7 +16,6 @@ from service.schemas import CompareRequest
 from service.stats import latency_summary, ratio_ci
 
 
-
 @dataclass
 class Comparison:
     models: list[ModelRuntime]

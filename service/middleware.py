@@ -1,11 +1,14 @@
 """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): request id, API key, body size and time limits,
-metrics, the access log, and a JSON 503 for requests still running when a shutdown's drain time runs out."""
+response compression, metrics, the access log, and a JSON 503 for requests still running when a shutdown's drain
+time runs out."""
 import asyncio
+import gzip
 import hmac
 import logging
 import re
 import time
 import uuid
+import zlib
 
 from service.errors import CLIENT_CLOSED, RequestTimeout, TooLarge, error_body
 from service.logs import request_id
@@ -33,6 +36,7 @@ class ServiceMiddleware:
         rid = rid if _SAFE_ID.match(rid) else uuid.uuid4().hex
         token = request_id.set(rid)
         status = [CLIENT_CLOSED]  # until a response starts: a request that never answers was abandoned
+        send = _compressing(send, headers.get(b"accept-encoding", b""))
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
@@ -98,3 +102,38 @@ class ServiceMiddleware:
         if self.access_log:
             log.info("request", extra={"method": scope["method"], "path": scope["path"], "status": status,
                                        "ms": round(seconds * 1e3, 3), "model": model or None})
+
+
+def _encoding(accept: bytes) -> str | None:
+    """gzip or deflate when the client accepts it (tritonclient's response_compression_algorithm), else None."""
+    offered = {part.split(b";")[0].strip() for part in accept.lower().split(b",")}
+    return next((e for e in ("gzip", "deflate") if e.encode() in offered), None)
+
+
+def _compressing(send, accept: bytes):
+    """`send`, compressing the response body per Accept-Encoding (bodies are buffered until complete)."""
+    encoding = _encoding(accept) if accept else None
+    if encoding is None:
+        return send
+    started, chunks = [], []
+
+    async def send_compressed(message):
+        if message["type"] == "http.response.start":
+            started.append(message)
+            return
+        if message["type"] != "http.response.body":
+            return await send(message)
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        start = started.pop()
+        body = b"".join(chunks)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-encoding")]
+        if body:
+            body = gzip.compress(body, 6, mtime=0) if encoding == "gzip" else zlib.compress(body, 6)
+            headers.append((b"content-encoding", encoding.encode()))
+        headers += [(b"content-length", str(len(body)).encode()), (b"vary", b"Accept-Encoding")]
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return send_compressed

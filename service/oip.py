@@ -20,6 +20,15 @@ MAX_DIMS = 8
 @dataclass
 class OutputRequest:
     binary: bool
+    classification: int = 0  # the classification extension: the top k classes as "value:index:label" strings
+
+
+@dataclass
+class OutputTensor:
+    name: str
+    datatype: str
+    data: np.ndarray  # numbers, or str objects for BYTES
+    binary: bool
 
 
 @dataclass
@@ -128,7 +137,9 @@ def _outputs(value: object, default: bool) -> dict[str, OutputRequest]:
         if not isinstance(o.get("name"), str):
             raise BadRequest(f"outputs[{i}].name must be a string")
         params = _object(o.get("parameters"), f"outputs[{i}].parameters")
-        requested[o["name"]] = OutputRequest(_flag(params, "binary_data", default, f"outputs[{i}].parameters"))
+        classes = _int(params.get("classification", 0), f"outputs[{i}].parameters.classification")
+        requested[o["name"]] = OutputRequest(_flag(params, "binary_data", default, f"outputs[{i}].parameters"),
+                                             classes)
     return requested
 
 
@@ -153,23 +164,40 @@ def parse_infer(body: bytes, header_length: str | None) -> InferRequest:
     return InferRequest(rid, inputs, _outputs(header.get("outputs"), default), default)
 
 
-def encode_response(model: str, version: str, rid: str | None, outputs: dict[str, np.ndarray],
-                    binary: dict[str, bool]) -> tuple[bytes, dict[str, str]]:
-    """JSON response, or JSON header + raw little-endian bytes for outputs asked for in binary."""
+def classify(output: np.ndarray, k: int, labels: tuple[str, ...]) -> np.ndarray:
+    """Triton's classification extension: per row, the k largest values as "value:index:label" (value printed
+    like C++'s std::to_string), best first -> str objects [N, k]."""
+    rows = output.reshape(len(output), -1)
+    k = min(k, rows.shape[1])
+    top = np.argsort(-rows, axis=1, kind="stable")[:, :k]
+    return np.array([[f"{rows[i, j]:f}:{j}" + (f":{labels[j]}" if j < len(labels) else "") for j in idx]
+                     for i, idx in enumerate(top)], dtype=object)
+
+
+def _raw(t: OutputTensor) -> bytes:
+    """The binary extension's bytes: little-endian numbers, or BYTES as 4-byte length + UTF-8 per element."""
+    if t.datatype == "BYTES":
+        return b"".join(len(b).to_bytes(4, "little") + b for b in (str(v).encode() for v in t.data.ravel()))
+    return np.ascontiguousarray(t.data, t.data.dtype.newbyteorder("<")).tobytes()
+
+
+def encode_response(model: str, version: str, rid: str | None,
+                    outputs: list[OutputTensor]) -> tuple[bytes, dict[str, str]]:
+    """JSON response, or JSON header + raw bytes for outputs asked for in binary."""
     tensors, blobs = [], []
-    for name, array in outputs.items():
-        t = {"name": name, "datatype": "FP32", "shape": list(array.shape)}
-        if binary.get(name):
-            raw = np.ascontiguousarray(array, "<f4").tobytes()
-            t["parameters"] = {"binary_data_size": len(raw)}
-            blobs.append(raw)
+    for t in outputs:
+        head = {"name": t.name, "datatype": t.datatype, "shape": list(t.data.shape)}
+        if t.binary:
+            blob = _raw(t)
+            head["parameters"] = {"binary_data_size": len(blob)}
+            blobs.append(blob)
         else:
-            t["data"] = np.ascontiguousarray(array.reshape(-1))
-        tensors.append(t)
-    head = {"model_name": model, "model_version": version, "outputs": tensors}
+            head["data"] = t.data.ravel().tolist() if t.datatype == "BYTES" else np.ascontiguousarray(t.data.ravel())
+        tensors.append(head)
+    body = {"model_name": model, "model_version": version, "outputs": tensors}
     if rid is not None:
-        head["id"] = rid
-    header = orjson.dumps(head, option=orjson.OPT_SERIALIZE_NUMPY)
+        body["id"] = rid
+    header = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
     if not blobs:
         return header, {}
     return header + b"".join(blobs), {"Inference-Header-Content-Length": str(len(header))}

@@ -8,11 +8,11 @@ REF = "#/components/schemas/{model}"
 _BODIES: dict[str, type[BaseModel]] = {}
 
 
-def json_body(model: type[BaseModel], extra_content: dict | None = None) -> dict:
+def json_body(model: type[BaseModel], extra_content: dict | None = None, required: bool = True) -> dict:
     """`openapi_extra` for a route whose JSON body is `model` (plus other media types, e.g. multipart)."""
     _BODIES[model.__name__] = model
     content = {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}, **(extra_content or {})}
-    return {"requestBody": {"required": True, "content": content}}
+    return {"requestBody": {"required": required, "content": content}}
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from service.body import json_response, media_type, require_json_or_none
+from service.body import json_response, media_type, read_body, require_json_or_none
 from service.compare import plan_comparison, run_compare
 from service.core import Service
 from service.deps import ServiceDep
@@ -59,7 +59,7 @@ async def get_model(name: str, svc: ServiceDep) -> Response:
 async def read_images(request: Request, svc: Service) -> np.ndarray:
     """A JSON body (no Content-Type is read as JSON) or a multipart upload -> [N,1,28,28]; the parsing of large
     bodies and all image decoding run in the worker pool."""
-    body = await request.body()
+    body = await read_body(request, svc.pool, svc.settings.max_body_bytes)
     if media_type(request) == "multipart/form-data":
         return await svc.pool.run(from_encoded, await multipart_files(request.headers, body))
     require_json_or_none(request, accepted="application/json or multipart/form-data")
@@ -75,9 +75,12 @@ async def predict(name: str, request: Request, svc: ServiceDep) -> Response:
     the way MNIST was made)."""
     t0 = time.perf_counter()
     model = svc.ready_model(name)
-    async with svc.reserve(model) as slot:
-        x = model.validate(await read_images(request, svc), check_range=True)
-        result = await slot.submit(x)
+    with model.stats.request() as clock:
+        async with svc.reserve(model) as slot:
+            x = model.validate(await read_images(request, svc), check_range=True)
+            clock.input_ready(len(x))
+            result = await slot.submit(x)
+        clock.answered(result.queue_s, result.compute_s)
     timings = {"queue_ms": round(result.queue_s * 1e3, 3), "inference_ms": round(result.compute_s * 1e3, 3),
                "batch_size": result.batch_size, "total_ms": round((time.perf_counter() - t0) * 1e3, 3)}
     return json_response({"model": model.name, "version": model.version, "predictions": predictions(result.output),
@@ -89,7 +92,7 @@ async def compare(request: Request, svc: ServiceDep) -> Response:
     """The same input through several models, side by side, and an interleaved A/B latency run (capped at 10 s,
     warm-up included; one comparison at a time)."""
     require_json_or_none(request)
-    req = await svc.pool.run(parse_body, CompareRequest, await request.body())
+    req = await svc.pool.run(parse_body, CompareRequest, await read_body(request, svc.pool, svc.settings.max_body_bytes))
     plan = await svc.pool.run(plan_comparison, req, svc)
     if svc.compare_busy:  # checked and set with no await between: atomic on the event loop
         raise Busy("a comparison is already running; try again when it finishes", {"Retry-After": "5"})

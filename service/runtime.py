@@ -2,19 +2,22 @@
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnxruntime as ort
 
-from kanserve.contract import ContractError, ModelSpec, validate
+from kanserve.contract import ContractError, ModelSpec, TensorSpec, validate
 from kanserve.repository import ModelEntry
+from service.inference_stats import InferenceStats
 
 log = logging.getLogger("kanserve.runtime")
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 _REQUESTS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
              "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]}
 _ORT_STATUS = re.compile(r"\[ONNXRuntimeError\] : \d+ : (\w+)")
+_ORT_TYPES = {"tensor(float)": "FP32", "tensor(float16)": "FP16", "tensor(double)": "FP64", "tensor(int8)": "INT8",
+              "tensor(uint8)": "UINT8", "tensor(int32)": "INT32", "tensor(int64)": "INT64", "tensor(bool)": "BOOL"}
 
 
 def requested_providers(provider: str) -> list[str]:
@@ -48,6 +51,7 @@ class ModelRuntime:
     error: str | None = None
     warmup_ms: float | None = None
     seconds_per_image: float = float("inf")  # measured at warm-up (batch of 1); sizes the inline fast path
+    stats: InferenceStats = field(default_factory=InferenceStats)
 
     @property
     def name(self) -> str:
@@ -68,23 +72,39 @@ class ModelRuntime:
 
 def load_model(entry: ModelEntry, provider: str, intra_op_threads: int, max_batch_size: int) -> ModelRuntime:
     """Build and warm one session; failures are recorded on the runtime, never raised (other models still serve)."""
-    spec = entry.spec
-    limit = min(max_batch_size, spec.max_batch_size) if spec else max_batch_size
-    rt = ModelRuntime(entry, spec, limit, error=entry.error)
+    limit = min(max_batch_size, entry.spec.max_batch_size) if entry.spec else max_batch_size
+    rt = ModelRuntime(entry, entry.spec, limit, error=entry.error)
     if rt.error:
-        return rt
-    if spec is None:
-        rt.error = "no metadata.json beside the model"
         return rt
     try:
         rt.session = ort.InferenceSession(str(entry.path), session_options(intra_op_threads),
                                           providers=requested_providers(provider))
         rt.provider = rt.session.get_providers()[0]
+        if rt.spec is None:
+            rt.spec = spec_from_session(entry, rt.session)
+            rt.max_batch_size = min(max_batch_size, rt.spec.max_batch_size)
         _warm_up(rt)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises many types; any of them means "not ready, why"
         log.error("model failed to load", extra={"model": rt.name, "version": rt.version, "detail": str(e)[:2000]})
         rt.error = _client_reason(e)
     return rt
+
+
+def spec_from_session(entry: ModelEntry, session: ort.InferenceSession) -> ModelSpec:
+    """The contract of an ONNX file with neither metadata.json nor config.pbtxt, read from the graph (as Triton's
+    auto-complete does): one input and one output, the first dimension the batch."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ContractError("kanserve serves models with one input and one output")
+    tensors = []
+    for t in (inputs[0], outputs[0]):
+        dims = t.shape[1:]
+        if t.type not in _ORT_TYPES or not all(isinstance(d, int) and d > 0 for d in dims):
+            raise ContractError(f"tensor '{t.name}': type {t.type} or shape {t.shape} is not servable")
+        tensors.append(TensorSpec(t.name, _ORT_TYPES[t.type], tuple(dims)))
+    return ModelSpec(entry.name, entry.version, *tensors, labels=tuple(str(i) for i in range(tensors[1].dims[-1])),
+                     value_range=None, normalisation="not recorded (a plain ONNX file)",
+                     precision=tensors[0].datatype.lower())
 
 
 def _client_reason(e: Exception) -> str:

@@ -174,3 +174,14 @@ class OipError(BaseModel):
 
 V2_ERRORS = {"4XX": {"model": OipError, "description": "the request cannot be served as sent"},
              503: {"model": OipError, "description": "not ready, overloaded or shutting down (see Retry-After)"}}
+
+
+class RepositoryIndexRequest(BaseModel):
+    model_config = ConfigDict(strict=True)
+    ready: bool = Field(False, description="only the versions that are ready")
+
+
+class RepositoryModelRequest(BaseModel):
+    model_config = ConfigDict(strict=True)
+    parameters: dict | None = Field(None, description="unload_dependents is accepted and has no effect; config "
+                                                      "and file overrides are not supported")

@@ -63,15 +63,6 @@ def test_compare_side_by_side(client):
     assert ratio["ci_low"] <= ratio["ratio"] <= ratio["ci_high"]
 
 
-def test_compare_busy_gives_409(client):
-    client.app.state.service.compare_busy = True  # as if another comparison were running
-    try:
-        r = client.post("/v1/compare", json={"iterations": 1})
-    finally:
-        client.app.state.service.compare_busy = False
-    assert r.status_code == 409 and r.json()["error"]["code"] == "busy"
-
-
 def test_v2_metadata_and_health(client):
     assert client.get("/v2/health/live").status_code == 200
     assert client.get("/v2/health/ready").status_code == 200
