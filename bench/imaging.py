@@ -75,9 +75,9 @@ def timings(data_dir: Path, runs: int) -> dict:
 
 def markdown(report: dict) -> str:
     lines = ["# Photos of handwritten digits: old vs new decoder", "",
-             f"{report['n']} renders (seed {report['seed']}), accuracy per corruption type; "
-             f"rejected renders count as wrong (old: {report['accuracy']['old']['rejected']}, "
-             f"new: {report['accuracy']['new']['rejected']}).", "",
+             (f"{report['n']} renders (seed {report['seed']}), accuracy per corruption type; "
+              f"rejected renders count as wrong (old: {report['accuracy']['old']['rejected']}, "
+              f"new: {report['accuracy']['new']['rejected']})."), "",
              "| kind | " + " | ".join(f"{m} old | {m} new" for m in MODELS) + " |",
              "|---|" + "---:|" * 2 * len(MODELS)]
     for kind in (*KINDS, "all"):

@@ -73,8 +73,11 @@ def extract_digit(data: bytes) -> Extraction:
     """Image file bytes -> the 28×28 digit plus its bounding box in the uploaded picture."""
     with _quiet_pillow():
         im, scale = _open(data)
-        level, inverted, source = _ink_level(im)  # converting a palette image can warn too
+        level, source = _ink_level(im)  # converting a palette image can warn too
     level, factor = _reduce(level)
+    inverted = source == "luminance" and _dark_ink(level)
+    if inverted:
+        level = 255 - level
     digit, (top, bottom, left, right) = _find_digit(level)
     scale *= factor
     bbox = (int(left * scale), int(top * scale), int(np.ceil(right * scale)), int(np.ceil(bottom * scale)))
@@ -148,22 +151,34 @@ def _sniff(data: bytes) -> str | None:
     return next((fmt for magic, fmt in signatures.items() if data.startswith(magic)), None)
 
 
-def _ink_level(im: Image.Image) -> tuple[np.ndarray, bool, str]:
-    """uint8 [H, W] with the ink bright, whether it was inverted, and where it came from ("alpha"/"luminance").
+def _ink_level(im: Image.Image) -> tuple[np.ndarray, str]:
+    """uint8 [H, W] and where it came from: "alpha" (ink bright) or "luminance" (ink either way, see `_dark_ink`).
 
     With a transparent border (a digit drawn on a transparent browser canvas) the alpha channel *is* the ink,
-    whatever the stroke colour. Otherwise the picture is flattened on white and made gray; it is inverted when
-    the ink is darker than the background: the background is the median, the ink the farther tail.
+    whatever the stroke colour. Otherwise the picture is flattened on white and made gray.
     """
     alpha = _alpha(im)
     if alpha is not None and np.median(_border(alpha)) < 128:
-        return alpha, False, "alpha"
-    level = _gray(im, alpha)
-    low, middle, high = np.percentile(level, [1, 50, 99])
-    inverted = bool(middle - low > high - middle)
-    if inverted:
-        np.subtract(255, level, out=level)
-    return level, inverted, "luminance"
+        return alpha, "alpha"
+    return _gray(im, alpha), "luminance"
+
+
+def _dark_ink(level: np.ndarray) -> bool:
+    """Whether the ink is darker than the background: the background is the bulk of the pixels, the ink a tail.
+
+    Asked twice: of the picture, and of its detail after subtracting a blur a third of the picture wide (a shadow
+    over half the sheet moves the median; in the detail, its edge leaves a lobe on both sides, the ink one tail).
+    Dark ink if either says so: white-on-dark pictures have no shadows for the second to misread.
+    """
+    size = min(level.shape) // 3
+    if _longer_tail_low(level):
+        return True
+    return size >= 16 and _longer_tail_low(level.astype(np.int16) - cv2.blur(level, (size, size)))
+
+
+def _longer_tail_low(values: np.ndarray) -> bool:
+    low, middle, high = np.percentile(values, [0.5, 50, 99.5])
+    return bool(middle - low > high - middle)
 
 
 def _alpha(im: Image.Image) -> np.ndarray | None:
@@ -201,13 +216,7 @@ def _border(a: np.ndarray) -> np.ndarray:
 
 def _find_digit(level: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The digit's ink, cropped: float32 [h, w] in [0, 1] (0 off the digit), and its (top, bottom, left, right)."""
-    flat = _flatten(level)
-    smooth = cv2.GaussianBlur(flat, (0, 0), 1.0)  # sensor noise would fray the threshold
-    if smooth.max() < MIN_CONTRAST * 255:
-        raise ImageError("blank image: no digit found")
-    _, mask = cv2.threshold(smooth, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    core = _drop_thin(mask)
-    keep = _digit_components(core, smooth)
+    flat, mask, keep = _segment(level)
     peak = float(flat[keep > 0].max())
     low, floor = _noise(flat, mask)
     near = cv2.dilate(keep, _disk(_rim(keep))) > 0  # the strokes' full width, antialiased rims included
@@ -216,6 +225,16 @@ def _find_digit(level: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     crop = np.where(near[top:bottom, left:right], flat[top:bottom, left:right].astype(np.float32) - low, 0)
     return np.clip(crop / (peak - low), 0.0, 1.0), (top, bottom, left, right)
+
+
+def _segment(level: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ink above the background, Otsu's ink mask, the digit's components), all [h, w] uint8."""
+    flat = _flatten(level)
+    smooth = cv2.GaussianBlur(flat, (0, 0), 1.0)  # sensor noise would fray the threshold
+    if smooth.max() < MIN_CONTRAST * 255:
+        raise ImageError("blank image: no digit found")
+    _, mask = cv2.threshold(smooth, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return flat, mask, _digit_components(_drop_thin(mask), smooth)
 
 
 def _rim(keep: np.ndarray) -> int:
@@ -235,7 +254,10 @@ def _noise(flat: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
 
 
 def _flatten(level: np.ndarray) -> np.ndarray:
-    """Ink above the local background: level minus its opening by a square wider than any stroke (uint8)."""
+    """Ink above the local background: level minus its opening by a square a quarter of the picture wide (uint8).
+
+    The opening is the background without anything as narrow as a stroke: uneven light, the desk, coloured paper.
+    """
     side = min(level.shape)
     if side < 64:  # an icon or an MNIST-sized image, not a photo: the background is one level
         background = np.uint8(np.median(_border(level)))
