@@ -6,20 +6,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnxruntime as ort
 
+from service.gpu import gpu_providers
 from service.repository import ModelEntry
 
 log = logging.getLogger("kanserve.runtime")
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
-_REQUESTS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-             "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]}
 
 
-def requested_providers(provider: str) -> list[str]:
-    """What to ask for. Only a wish: onnxruntime-gpu lists CUDA even where it cannot load it, so the truth is
-    session.get_providers() after loading; providers this build lacks are dropped (ORT would warn per session)."""
-    available = ort.get_available_providers()
-    wanted = _REQUESTS["cuda" if provider == "auto" else provider]
-    return [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+def requested_providers(provider: str) -> list[str | tuple[str, dict]]:
+    """What to ask for: GPU providers (with their options) only where service.gpu found that they can load, since
+    asking for one that cannot makes onnxruntime print errors on every session. The truth is still
+    session.get_providers() after loading."""
+    return [*gpu_providers(provider), "CPUExecutionProvider"]
 
 
 def session_options(intra_op_threads: int) -> ort.SessionOptions:
@@ -57,7 +55,16 @@ class ModelRuntime:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """x float32 [N,1,28,28] -> logits float32 [N,10]; thread-safe (onnxruntime sessions are)."""
-        return self.session.run([self.output_name], {self.input_name: x})[0]
+        if self.provider not in GPU_PROVIDERS:
+            return self.session.run([self.output_name], {self.input_name: x})[0]
+        # IO binding on the GPU: the output is allocated on the device from the session's arena and copied back
+        # once, instead of onnxruntime allocating host outputs per run. One binding per call: bindings are not
+        # thread-safe, the session is.
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(self.input_name, np.ascontiguousarray(x))
+        binding.bind_output(self.output_name, "cuda")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
 
 
 def load_model(entry: ModelEntry, provider: str, intra_op_threads: int, max_batch_size: int) -> ModelRuntime:
