@@ -21,7 +21,7 @@ $(SERVE_VENV)/.installed-$(SERVE_EXTRA): pyproject.toml
 	touch $@
 
 serve: $(SERVE_VENV)/.installed-$(SERVE_EXTRA)
-	$(SERVE_VENV)/bin/kanserve serve $(strip $(SERVE_FLAGS))
+	$(SERVE_VENV)/bin/kanserve serve$(if $(strip $(SERVE_FLAGS)), $(strip $(SERVE_FLAGS)))
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -15,6 +15,8 @@ trap 'rm -rf "$work"' EXIT
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$work/rootfs" "$MIRROR" \
     >"$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
 ln -sf python3 "$work/rootfs/usr/bin/python"
-rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/*
+# Trimmed like the slim images: no package caches, documentation, manuals or translations.
+rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/* \
+    "$work"/rootfs/usr/share/{doc,man,info,locale}/*
 tar -C "$work/rootfs" -c . | podman import --change 'CMD ["python3"]' - "$IMAGE" >/dev/null
 echo "container-base: built $IMAGE ($(podman image inspect --format '{{.Size}}' "$IMAGE") bytes)"

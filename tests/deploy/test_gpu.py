@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -162,3 +163,31 @@ def test_cuda_session_with_io_binding_matches_cpu(name):
     assert got.dtype == np.float32 and got.shape == (256, 10)
     np.testing.assert_allclose(got, want, atol=2e-3, rtol=1e-3)
     assert (got.argmax(1) == want.argmax(1)).mean() >= 0.99
+
+
+def test_gpu_bench_section_renders_its_json():
+    """bench/gpu.py's BENCHMARKS.md section from a real --allow-cpu smoke run (no GPU numbers in it)."""
+    from bench.gpu import section
+
+    g = json.loads((Path(__file__).parent / "fixtures" / "gpu_smoke.json").read_text())
+    md = "\n".join(section(g))
+    assert md.startswith("## 5. GPU") and "smoke test on CPU" in md
+    assert "| fasterkan | fp32 | CPUExecutionProvider | session.run |" in md
+    http = g["http"]["cpu"]["fasterkan"]["p50_ms"]
+    assert f"| fasterkan | cpu | {http:.3f} |" in md
+
+
+@pytest.mark.cuda
+def test_fp16_export_served_on_cuda_when_its_version_is_asked_for(tmp_path, data_dir):
+    """`kanserve export --precision fp16 --version 2` beside the fp32 version 1: /v2/models/NAME/versions/2 serves
+    it; float32 in and out (Casts at the edges), fp16 inside, argmax as fp32's on real digits."""
+    from export.pipeline import ExportOptions, export_checkpoint, mnist_test_set
+
+    export_checkpoint(REPO_ROOT / "checkpoints" / "fasterkan.pt", tmp_path,
+                      ExportOptions(version=2, precision="fp16", data_dir=str(data_dir)))
+    (entry,) = scan(tmp_path)
+    fp16, fp32 = load_model(entry, "cuda", 1, 256), load_model(_entry("fasterkan"), "cuda", 1, 256)
+    assert fp16.ready and fp16.provider == gpu.CUDA_EP and entry.metadata["precision"] == "fp16", fp16.error
+    images, _ = mnist_test_set(data_dir)
+    got = fp16.run(images[:256])
+    assert got.dtype == np.float32 and (got.argmax(1) == fp32.run(images[:256]).argmax(1)).mean() >= 0.99

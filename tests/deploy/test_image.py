@@ -100,7 +100,9 @@ def test_container_serves_healthy_non_root_and_stops_cleanly(container, data_dir
     assert r.status_code == 200, r.text
     assert r.json()["predictions"][0]["label"] == label
     metrics = httpx.get(f"{url}/metrics", timeout=10).text
-    assert re.search(r'kanserve_requests_total\{[^}]*model="fasterkan"[^}]*status="200"[^}]*\} 1\.0', metrics), metrics
+    counted = [ln for ln in metrics.splitlines() if ln.startswith("kanserve_requests_total{")
+               and 'model="fasterkan"' in ln and 'status="200"' in ln]
+    assert counted and counted[0].endswith(" 1.0"), metrics
 
     uid = re.search(r"^Uid:\s+(\d+)", _run([podman, "exec", name, "cat", "/proc/1/status"]).stdout, re.MULTILINE).group(1)
     assert uid == "10001"

@@ -4,6 +4,7 @@ KServe's published CRD schema (deploy/kserve/, tests/deploy/schemas/ names its s
 ModelConfig (model_repository/*/config.pbtxt). Tools missing: skip locally, fail under CI=true."""
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -205,3 +206,28 @@ def test_cross_checks_catch_drift(repo_copy, mutation):
     assert getattr(validate, check)() == []
     _edit(repo_copy / rel, old, new)
     assert any(word in e for e in getattr(validate, check)())
+
+
+# ---- `make serve`: the venv is reused, KANSERVE_* settings win unless a make variable is given ----
+def _make_serve(cwd: Path, *args: str, **env: str) -> list[str]:
+    out = subprocess.run([require("make"), "-n", "serve", "SERVE_EXTRA=none", *args], cwd=cwd, capture_output=True,
+                         text=True, timeout=30, check=True, env={**os.environ, **env})
+    return out.stdout.splitlines()
+
+
+def test_make_serve_passes_only_variables_given_on_its_command_line():
+    assert _make_serve(REPO_ROOT)[-1].endswith("kanserve serve")
+    assert _make_serve(REPO_ROOT, PORT="9000", HOST="0.0.0.0")[-1].endswith("kanserve serve")
+    assert "--port 9000" in _make_serve(REPO_ROOT, "PORT=9000")[-1]
+    assert "--model-repository elsewhere" in _make_serve(REPO_ROOT, "MODEL_REPOSITORY=elsewhere")[-1]
+
+
+def test_make_serve_reuses_its_venv_until_pyproject_changes(tmp_path):
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    stamp = tmp_path / ".venv-serve" / ".installed-none"
+    stamp.parent.mkdir()
+    stamp.touch()
+    assert not any("pip install" in ln for ln in _make_serve(tmp_path))
+    os.utime(tmp_path / "pyproject.toml", (stamp.stat().st_mtime + 10,) * 2)
+    assert any("pip install" in ln for ln in _make_serve(tmp_path))
