@@ -107,7 +107,8 @@ def status() -> GpuStatus:
     missing = _missing_libraries()
     problems = ([why_not] if why_not else []) + ([f"CUDA libraries not found: {', '.join(missing)}"] if missing else [])
     if problems:
-        return GpuStatus(False, "; ".join(problems), LIBS_FIX if missing else DRIVER_FIX)
+        fixes = ([DRIVER_FIX] if why_not else []) + ([LIBS_FIX] if missing else [])
+        return GpuStatus(False, "; ".join(problems), "; ".join(fixes))
     tensorrt = TENSORRT_EP in ort.get_available_providers() and all(
         _load(lib) for lib in ("libnvinfer.so.10", "libnvonnxparser.so.10"))
     return GpuStatus(True, device, tensorrt=tensorrt)
