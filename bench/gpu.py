@@ -1,75 +1,116 @@
 """GPU benchmark for a CUDA host (bash bench/gpu.sh): the shipped models on onnxruntime's CUDA provider beside its CPU
 provider, in one run, round-robin: raw bs=1 latency and bs=256 throughput (session.run and the service's IO-binding
 path), the fp16 artifacts when a repository of them is given, and the HTTP overhead of `kanserve serve` on each
-provider. Torch-free (the serving install + [cuda]). Writes reports/gpu.json and gpu.md, BENCHMARKS.md §5 (`section()`).
+provider. Torch-free (the serving install + [cuda]). Writes reports/gpu.json and gpu.md (BENCHMARKS.md §5).
 
 Run: python -m bench.gpu [--fp16-repository DIR] [--scale 1] [--out reports/gpu.json]   (--allow-cpu: smoke test)
 """
 import argparse
+import http.client
+import json
+import os
 import platform
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from bench.serving import _v2_request, http_client, start_server
 from bench.timing import cpu_model, round_robin, summary, write_json
 from service import gpu
-from service.repository import scan
-from service.runtime import load_model
+from service.runtime import requested_providers, session_options
 from service.stats import latency_summary
+
+X1 = np.random.default_rng(0).random((1, 1, 28, 28), dtype=np.float32)
 
 REPS = {1: 400, 256: 40}
 
 
-def _runtimes(repo: Path, fp16_repo: Path | None, providers: list[str]) -> dict[str, object]:
-    """label -> ModelRuntime, e.g. "fasterkan fp32 cuda"; fp16 versions from the fp16 repository."""
-    runtimes = {}
+def _sessions(repo: Path, fp16_repo: Path | None, providers: list[str]) -> dict[str, ort.InferenceSession]:
+    """label -> session, e.g. "fasterkan fp32 cuda", made as the service makes them (its providers and options);
+    every NAME/VERSION/model.onnx of the repository, the fp16 versions from the fp16 repository."""
+    sessions = {}
     for precision, root in (("fp32", repo), ("fp16", fp16_repo)):
-        for entry in scan(root) if root else []:
+        for path in sorted(root.glob("*/*/model.onnx")) if root else []:
             for provider in providers:
-                rt = load_model(entry, provider, 1, 256)
-                if not rt.ready:
-                    raise RuntimeError(f"{entry.name} {precision} on {provider}: {rt.error}")
-                runtimes[f"{entry.name} {precision} {provider}"] = rt
-    return runtimes
+                sessions[f"{path.parts[-3]} {precision} {provider}"] = ort.InferenceSession(
+                    str(path), session_options(1), providers=requested_providers(provider))
+    return sessions
 
 
-def raw(runtimes: dict, scale: float) -> list[dict]:
-    """Per (runtime, batch, path): time per call. path "io-binding" is what the service runs on CUDA
-    (ModelRuntime.run); "session.run" is the plain numpy-in, numpy-out call."""
+def raw(sessions: dict, scale: float) -> list[dict]:
+    """Per (session, batch, path): time per call. path "io-binding" is what the service runs on CUDA
+    (service.gpu.run_bound); "session.run" is the plain numpy-in, numpy-out call."""
     rng, jobs, reps, meta = np.random.default_rng(0), {}, {}, {}
-    for label, rt in runtimes.items():
+    for label, sess in sessions.items():
+        provider, names = sess.get_providers()[0], (sess.get_inputs()[0].name, sess.get_outputs()[0].name)
         for batch, n in REPS.items():
             x = rng.random((batch, 1, 28, 28), dtype=np.float32)
-            paths = {"session.run": lambda rt=rt, x=x: rt.session.run(None, {rt.input_name: x})}
-            if rt.provider in ("CUDAExecutionProvider", "TensorrtExecutionProvider"):
-                paths["io-binding"] = lambda rt=rt, x=x: rt.run(x)
+            paths = {"session.run": lambda s=sess, x=x, i=names[0]: s.run(None, {i: x})}
+            if provider in ("CUDAExecutionProvider", "TensorrtExecutionProvider"):
+                paths["io-binding"] = lambda s=sess, x=x, io=names: gpu.run_bound(s, *io, x)
             for path, fn in paths.items():
                 key = f"{label}|{batch}|{path}"
-                jobs[key], reps[key], meta[key] = fn, max(3, round(n * scale)), (label, rt, batch, path)
+                jobs[key], reps[key], meta[key] = fn, max(3, round(n * scale)), (label, provider, batch, path)
     rows = []
     for key, times in round_robin(jobs, reps, warmup=10).items():
-        label, rt, batch, path = meta[key]
+        label, provider, batch, path = meta[key]
         s = summary(times)
-        rows.append({"model": label.split()[0], "precision": label.split()[1], "provider": rt.provider,
+        rows.append({"model": label.split()[0], "precision": label.split()[1], "provider": provider,
                      "batch": batch, "path": path, **s, "images_per_s": batch / (s["median_ms"] / 1e3)})
     return rows
 
 
+def _serve(repo: Path, provider: str) -> tuple[subprocess.Popen, int]:
+    """`kanserve serve` on a free loopback port with one provider; returns once /v2/health/ready is 200."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "KANSERVE_PROVIDER": provider, "KANSERVE_REQUIRE_CUDA": str(provider == "cuda").lower(),
+           "KANSERVE_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([sys.executable, "-m", "kanserve.cli", "serve", "--port", str(port), "--model-repository",
+                             str(repo)], env=env, stdout=subprocess.DEVNULL)
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise RuntimeError(f"kanserve serve ({provider}) exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/v2/health/ready")
+            if conn.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"kanserve serve ({provider}) not ready after 60 s")
+
+
+def _infer_loop(port: int, name: str, n: int) -> list[float]:
+    """n sequential /v2 binary bs=1 requests on one keep-alive connection; seconds each."""
+    head = json.dumps({"inputs": [{"name": "images", "datatype": "FP32", "shape": [1, 1, 28, 28],
+                                   "parameters": {"binary_data_size": X1.nbytes}}]}).encode()
+    headers = {"Inference-Header-Content-Length": str(len(head)), "Content-Type": "application/octet-stream"}
+    conn, samples = http.client.HTTPConnection("127.0.0.1", port), []
+    for _ in range(n):
+        t = time.perf_counter()
+        conn.request("POST", f"/v2/models/{name}/infer", head + X1.tobytes(), headers)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"/v2/models/{name}/infer answered {resp.status}")
+        samples.append(time.perf_counter() - t)
+    conn.close()
+    return samples
+
+
 def http_overhead(repo: Path, provider: str, n: int) -> dict:
     """bs=1 over loopback (/v2 binary, one client) against `kanserve serve` on one provider."""
-    env = {"KANSERVE_PROVIDER": provider, "KANSERVE_REQUIRE_CUDA": str(provider == "cuda").lower()}
-    proc, port = start_server(repo, env)
+    proc, port = _serve(repo, provider)
     try:
-        out = {}
-        for name in sorted({e.name for e in scan(repo)}):
-            req, samples = _v2_request(name), []
-            http_client(port, req, 50, [])
-            http_client(port, req, n, samples)
-            out[name] = latency_summary(samples)
-        return out
+        names = sorted({p.parts[-3] for p in repo.glob("*/*/model.onnx")})
+        return {name: latency_summary(_infer_loop(port, name, n + 50)[50:]) for name in names}
     finally:
         proc.terminate()
         proc.wait(30)
@@ -85,7 +126,7 @@ def measure(repo: Path, fp16_repo: Path | None, scale: float, allow_cpu: bool) -
                           "onnxruntime": ort.__version__, "python": platform.python_version(),
                           "ort_providers_available": ort.get_available_providers(), "cuda_options": gpu.CUDA_OPTIONS},
               "smoke_test": not status.usable, "reps": REPS, "scale": scale}
-    result["raw"] = raw(_runtimes(repo, fp16_repo, providers), scale)
+    result["raw"] = raw(_sessions(repo, fp16_repo, providers), scale)
     n = max(20, round(300 * scale))
     result["http"] = {p: http_overhead(repo, p, n) for p in providers}
     result["duration_s"] = round(time.perf_counter() - t0, 1)

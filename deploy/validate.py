@@ -243,7 +243,8 @@ def check_kubernetes() -> list[str]:
         if container.get(probe, {}).get("httpGet", {}).get("path") != path:
             errors.append(f"Deployment: {probe} must GET {path}")
     pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
-    drain = (float(pre_stop[-1]) if pre_stop[:1] == ["sleep"] else 0.0) + float(env.get("KANSERVE_SHUTDOWN_TIMEOUT_S", 10))
+    sleep = float(pre_stop[-1]) if pre_stop[:1] == ["sleep"] else 0.0
+    drain = sleep + float(env.get("KANSERVE_SHUTDOWN_TIMEOUT_S", 10))
     if pod["spec"].get("terminationGracePeriodSeconds", 30) <= drain:
         errors.append("Deployment: terminationGracePeriodSeconds must exceed preStop sleep + shutdown timeout")
     image_user = (_last(dockerfile_stages(), "gpu", "USER") or "").split(":")[0]

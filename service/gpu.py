@@ -13,6 +13,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import onnxruntime as ort
 
 log = logging.getLogger("kanserve.gpu")
@@ -139,3 +140,14 @@ def gpu_providers(requested: str) -> list[tuple[str, dict]]:
         return []
     trt = [(TENSORRT_EP, TENSORRT_OPTIONS)] if requested == "tensorrt" and s.tensorrt else []
     return [*trt, (CUDA_EP, CUDA_OPTIONS)]
+
+
+def run_bound(session: ort.InferenceSession, input_name: str, output_name: str, x: np.ndarray) -> np.ndarray:
+    """One run on a GPU session with IO binding: the output is allocated on the device from the session's arena and
+    copied back once, instead of onnxruntime allocating host outputs per run. A binding per call: bindings are not
+    thread-safe, sessions are."""
+    binding = session.io_binding()
+    binding.bind_cpu_input(input_name, np.ascontiguousarray(x))
+    binding.bind_output(output_name, "cuda")
+    session.run_with_iobinding(binding)
+    return binding.copy_outputs_to_cpu()[0]

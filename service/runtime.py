@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnxruntime as ort
 
-from service.gpu import gpu_providers
+from service.gpu import gpu_providers, run_bound
 from service.repository import ModelEntry
 
 log = logging.getLogger("kanserve.runtime")
@@ -55,16 +55,9 @@ class ModelRuntime:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """x float32 [N,1,28,28] -> logits float32 [N,10]; thread-safe (onnxruntime sessions are)."""
-        if self.provider not in GPU_PROVIDERS:
-            return self.session.run([self.output_name], {self.input_name: x})[0]
-        # IO binding on the GPU: the output is allocated on the device from the session's arena and copied back
-        # once, instead of onnxruntime allocating host outputs per run. One binding per call: bindings are not
-        # thread-safe, the session is.
-        binding = self.session.io_binding()
-        binding.bind_cpu_input(self.input_name, np.ascontiguousarray(x))
-        binding.bind_output(self.output_name, "cuda")
-        self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()[0]
+        if self.provider in GPU_PROVIDERS:
+            return run_bound(self.session, self.input_name, self.output_name, x)
+        return self.session.run([self.output_name], {self.input_name: x})[0]
 
 
 def load_model(entry: ModelEntry, provider: str, intra_op_threads: int, max_batch_size: int) -> ModelRuntime:

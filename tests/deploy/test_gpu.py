@@ -11,8 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from service import gpu
-from service.repository import scan
-from service.runtime import load_model, requested_providers
+from service.runtime import requested_providers, session_options
 from tests.conftest import REPO_ROOT
 from tests.deploy import servers
 
@@ -30,18 +29,23 @@ def _records(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
+SESSIONS = """
+    import glob
+    import onnxruntime as ort
+    from service.logs import configure_logging
+    from service.runtime import requested_providers, session_options
+    configure_logging("info")
+    for path in sorted(glob.glob("model_repository/*/*/model.onnx")):
+        session = ort.InferenceSession(path, session_options(1), providers=requested_providers("{provider}"))
+        assert session.get_providers() == ["CPUExecutionProvider"], session.get_providers()
+"""
+
+
 @no_gpu
 @pytest.mark.parametrize("provider", ["auto", "cuda", "tensorrt"])
 def test_sessions_stay_quiet_and_one_line_says_why(provider):
-    out = _python(f"""
-        from pathlib import Path
-        from service.logs import configure_logging
-        from service.repository import scan
-        from service.runtime import load_model
-        configure_logging("info")
-        rts = [load_model(e, "{provider}", 1, 256) for e in scan(Path("model_repository"))]
-        assert all(rt.ready and rt.provider == "CPUExecutionProvider" for rt in rts), [rt.error for rt in rts]
-    """)
+    """Sessions made as the service makes them (its providers and options), one per shipped model."""
+    out = _python(SESSIONS.format(provider=provider))
     assert out.stderr == ""
     lines = [r for r in _records(out.stdout) if r["logger"] == "kanserve.gpu"]
     assert len(lines) == 1, lines
@@ -51,16 +55,8 @@ def test_sessions_stay_quiet_and_one_line_says_why(provider):
 
 @no_gpu
 def test_cpu_request_does_not_probe_or_log():
-    out = _python("""
-        from pathlib import Path
-        from service.logs import configure_logging
-        from service.repository import scan
-        from service.runtime import load_model
-        from service import gpu
-        configure_logging("info")
-        load_model(scan(Path("model_repository"))[0], "cpu", 1, 256)
-        assert gpu.status.cache_info().currsize == 0
-    """)
+    out = _python(SESSIONS.format(provider="cpu") + "    from service import gpu\n"
+                  "    assert gpu.status.cache_info().currsize == 0\n")
     assert out.stderr == "" and not [r for r in _records(out.stdout) if r["logger"] == "kanserve.gpu"]
 
 
@@ -106,7 +102,8 @@ def test_server_start_has_an_empty_stderr(tmp_path):
 def _fake_gpu(monkeypatch, device="NVIDIA Test GPU", missing=(), tensorrt=False):
     """status() computed from a pretend driver and library set: the decision logic, not onnxruntime."""
     gpu.status.cache_clear()
-    monkeypatch.setattr(gpu.ort, "get_available_providers", lambda: [gpu.TENSORRT_EP, gpu.CUDA_EP, "CPUExecutionProvider"])
+    providers = [gpu.TENSORRT_EP, gpu.CUDA_EP, "CPUExecutionProvider"]
+    monkeypatch.setattr(gpu.ort, "get_available_providers", lambda: providers)
     monkeypatch.setattr(gpu, "_device", lambda: (device, None) if device else (None, "no NVIDIA driver"))
     monkeypatch.setattr(gpu, "_missing_libraries", lambda: list(missing))
     monkeypatch.setattr(gpu, "_load", lambda name: tensorrt or None)
@@ -148,21 +145,39 @@ def test_the_options_are_valid_cuda_provider_options():
 
 
 # ---- on a CUDA host only (marked `cuda`; tests/deploy/conftest.py skips them with the probe's reason elsewhere) ----
-def _entry(name: str):
-    return next(e for e in scan(REPO_ROOT / "model_repository") if e.name == name)
+def _session(path: Path, provider: str) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), session_options(1), providers=requested_providers(provider))
 
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("name", ["mlp", "fasterkan"])
 def test_cuda_session_with_io_binding_matches_cpu(name):
-    rt_gpu = load_model(_entry(name), "cuda", 1, 256)
-    rt_cpu = load_model(_entry(name), "cpu", 1, 256)
-    assert rt_gpu.ready and rt_gpu.provider == gpu.CUDA_EP, rt_gpu.error
+    path = REPO_ROOT / "model_repository" / name / "1" / "model.onnx"
+    on_gpu, on_cpu = _session(path, "cuda"), _session(path, "cpu")
+    assert on_gpu.get_providers()[0] == gpu.CUDA_EP
     x = np.random.default_rng(0).random((256, 1, 28, 28), dtype=np.float32)
-    got, want = rt_gpu.run(x), rt_cpu.run(x)
+    got, want = gpu.run_bound(on_gpu, "images", "logits", x), on_cpu.run(None, {"images": x})[0]
     assert got.dtype == np.float32 and got.shape == (256, 10)
     np.testing.assert_allclose(got, want, atol=2e-3, rtol=1e-3)
     assert (got.argmax(1) == want.argmax(1)).mean() >= 0.99
+
+
+@pytest.mark.cuda
+def test_fp16_export_served_on_cuda_when_its_version_is_asked_for(tmp_path, data_dir):
+    """`kanserve export --precision fp16 --version 2` beside the fp32 version 1 (clients ask for it with
+    /v2/models/NAME/versions/2): float32 in and out (Casts at the edges), fp16 inside, argmax as fp32's."""
+    from export.pipeline import ExportOptions, export_checkpoint, mnist_test_set
+
+    path = export_checkpoint(REPO_ROOT / "checkpoints" / "fasterkan.pt", tmp_path,
+                             ExportOptions(version=2, precision="fp16", data_dir=str(data_dir)))
+    assert json.loads((path.parent / "metadata.json").read_text())["precision"] == "fp16"
+    fp16 = _session(path, "cuda")
+    fp32 = _session(REPO_ROOT / "model_repository" / "fasterkan" / "1" / "model.onnx", "cuda")
+    assert fp16.get_providers()[0] == gpu.CUDA_EP
+    images = mnist_test_set(data_dir)[0][:256]
+    got = gpu.run_bound(fp16, "images", "logits", images)
+    want = gpu.run_bound(fp32, "images", "logits", images)
+    assert got.dtype == np.float32 and (got.argmax(1) == want.argmax(1)).mean() >= 0.99
 
 
 def test_gpu_bench_section_renders_its_json():
@@ -175,19 +190,3 @@ def test_gpu_bench_section_renders_its_json():
     assert "| fasterkan | fp32 | CPUExecutionProvider | session.run |" in md
     http = g["http"]["cpu"]["fasterkan"]["p50_ms"]
     assert f"| fasterkan | cpu | {http:.3f} |" in md
-
-
-@pytest.mark.cuda
-def test_fp16_export_served_on_cuda_when_its_version_is_asked_for(tmp_path, data_dir):
-    """`kanserve export --precision fp16 --version 2` beside the fp32 version 1: /v2/models/NAME/versions/2 serves
-    it; float32 in and out (Casts at the edges), fp16 inside, argmax as fp32's on real digits."""
-    from export.pipeline import ExportOptions, export_checkpoint, mnist_test_set
-
-    export_checkpoint(REPO_ROOT / "checkpoints" / "fasterkan.pt", tmp_path,
-                      ExportOptions(version=2, precision="fp16", data_dir=str(data_dir)))
-    (entry,) = scan(tmp_path)
-    fp16, fp32 = load_model(entry, "cuda", 1, 256), load_model(_entry("fasterkan"), "cuda", 1, 256)
-    assert fp16.ready and fp16.provider == gpu.CUDA_EP and entry.metadata["precision"] == "fp16", fp16.error
-    images, _ = mnist_test_set(data_dir)
-    got = fp16.run(images[:256])
-    assert got.dtype == np.float32 and (got.argmax(1) == fp32.run(images[:256]).argmax(1)).mean() >= 0.99

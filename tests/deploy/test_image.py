@@ -104,7 +104,8 @@ def test_container_serves_healthy_non_root_and_stops_cleanly(container, data_dir
                and 'model="fasterkan"' in ln and 'status="200"' in ln]
     assert counted and counted[0].endswith(" 1.0"), metrics
 
-    uid = re.search(r"^Uid:\s+(\d+)", _run([podman, "exec", name, "cat", "/proc/1/status"]).stdout, re.MULTILINE).group(1)
+    status = _run([podman, "exec", name, "cat", "/proc/1/status"]).stdout
+    uid = re.search(r"^Uid:\s+(\d+)", status, re.MULTILINE).group(1)
     assert uid == "10001"
     write = _run([podman, "exec", name, "sh", "-c", "touch /models/x"], check=False)
     assert write.returncode != 0 and "Read-only file system" in write.stderr
