@@ -1,14 +1,15 @@
 # syntax=docker/dockerfile:1
 # kanserve serving images. Targets:
-#   gpu (default)  docker build -t kanserve:gpu .               onnxruntime-gpu 1.31.1, CUDA EP
-#   cpu            docker build --target cpu -t kanserve:cpu .  onnxruntime 1.31.1, for hosts without a GPU
+#   gpu (default)  docker build -t kanserve:gpu .               kanserve[cuda]: onnxruntime-gpu 1.31.1, CUDA 13 from PyPI
+#   cpu            docker build --target cpu -t kanserve:cpu .  onnxruntime 1.31.1, for hosts without a GPU (lean)
+# podman builds it too: `podman build --format docker ...` (the OCI format drops HEALTHCHECK).
 #
 # CUDA: onnxruntime-gpu 1.31.1 is built for CUDA 13.x + cuDNN 9 and needs an NVIDIA driver >= 580 on the host.
-# Rather than an nvidia/cuda base (e.g. nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04, which would also need a
-# Python and apt pins), both targets use the same slim Python base and the GPU target installs
-# onnxruntime-gpu[cuda,cudnn]==1.31.1, whose extras pin the CUDA user-space libraries from PyPI
-# (deploy/requirements-gpu.txt: cuda-runtime/nvrtc 13.5.37, cublas 13.10.0.20, cudnn-cu13 9.28.1.4).
-# The host needs only the driver and the NVIDIA Container Toolkit. Serving install only: no torch.
+# Rather than an nvidia/cuda base (which would also need a Python and apt pins), both targets use the same slim
+# Python base and the GPU target installs kanserve[cuda] = onnxruntime-gpu[cuda,cudnn]==1.31.1, whose extras bring
+# the CUDA user-space libraries from PyPI (deploy/requirements-gpu.txt); the service preloads them
+# (onnxruntime.preload_dlls), so no LD_LIBRARY_PATH. The host needs only the driver and the NVIDIA Container Toolkit.
+# Serving install only: no torch.
 
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONUNBUFFERED=1 \
@@ -52,9 +53,12 @@ FROM runtime AS cpu
 # Dependencies first, in their own layer: code changes do not reinstall them.
 COPY deploy/requirements-cpu.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir -r /tmp/requirements.txt && rm /tmp/requirements.txt
+# --no-deps: on Linux kanserve names onnxruntime-gpu (350 MB, CUDA kernels); this image has the 64 MB CPU build of
+# the same module instead. pip_check.py allows exactly that swap and nothing else.
 RUN --mount=type=bind,from=wheel,source=/dist,target=/dist \
+    --mount=type=bind,source=deploy/pip_check.py,target=/tmp/pip_check.py \
     pip install --no-cache-dir --no-deps /dist/kanserve-*.whl \
-    && pip check
+    && python /tmp/pip_check.py --replaced onnxruntime-gpu=onnxruntime
 COPY model_repository/ /models/
 ENV KANSERVE_PROVIDER=cpu
 USER 10001:10001
@@ -62,17 +66,13 @@ USER 10001:10001
 FROM runtime AS gpu
 COPY deploy/requirements-gpu.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir -r /tmp/requirements.txt && rm /tmp/requirements.txt
-# --no-deps: kanserve's metadata names onnxruntime (CPU), which conflicts with onnxruntime-gpu; the pinned
-# requirements file is the whole dependency set. No `pip check` here for the same reason.
+# kanserve[cuda] with its dependencies (all already pinned above, so nothing new is fetched), then a plain pip check.
 RUN --mount=type=bind,from=wheel,source=/dist,target=/dist \
-    pip install --no-cache-dir --no-deps /dist/kanserve-*.whl \
-    && python -c "import importlib.metadata as m; d = {x.metadata['Name'].lower() for x in m.distributions()}; \
-assert 'onnxruntime-gpu' in d and 'onnxruntime' not in d, 'need onnxruntime-gpu and no onnxruntime'"
+    --mount=type=bind,source=deploy/pip_check.py,target=/tmp/pip_check.py \
+    pip install --no-cache-dir "$(ls /dist/kanserve-*.whl)[cuda]" \
+    && python /tmp/pip_check.py
 COPY model_repository/ /models/
-# CUDA 13 pip wheels put their libraries in nvidia/cu13/lib, cuDNN in nvidia/cudnn/lib; ORT's CUDA EP
-# dlopen()s them by name, so they go on the loader path (otherwise ORT silently falls back to CPU).
-ENV LD_LIBRARY_PATH=/opt/venv/lib/python3.11/site-packages/nvidia/cu13/lib:/opt/venv/lib/python3.11/site-packages/nvidia/cudnn/lib \
-    NVIDIA_VISIBLE_DEVICES=all \
+ENV NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     KANSERVE_PROVIDER=cuda
 USER 10001:10001

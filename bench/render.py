@@ -396,24 +396,13 @@ def section_serving(out: Path, md_dir: Path) -> list[str]:
 
 def section_gpu(out: Path) -> list[str]:
     gpu = load(out, "gpu.json")
-    lines = ["## 5. GPU", ""]
     if gpu is None:
-        return lines + [("Not measured: no GPU was lent to this session. On a CUDA host run `bash bench/gpu.sh` "
-                        "(a few minutes): it times the same models with torch on CUDA (synchronised), onnxruntime's "
-                        "CUDA execution provider and, if present, TensorRT, writes `reports/gpu.json`, and this "
-                        "section then shows it."), ""]
-    m = gpu["machine"]
-    lines += [f"GPU: {m.get('gpu')}, torch {m['torch']}, onnxruntime {m['onnxruntime']}; written by bench/gpu.sh.", ""]
-    for provider, ml in gpu.get("model_latency", {}).items():
-        lines += [f"### {provider}: providers in use {ml['ort_providers']}", "", gemm_line(ml), ""] + latency_table(ml) + [""]
-    fam = gpu.get("family")
-    if fam:
-        for setting, s in fam["settings"].items():
-            where = SETTINGS[setting].replace("torch eager", "torch on " + fam["device"])
-            lines += [f"{where}: "
-                      + ", ".join(f"{k} {r['median_ms']:.3f} ms" for k, r in s["rows"].items()) + "; claims: "
-                      + ", ".join(f"{k} {v:.2f}×" for k, v in s["ratios"].items()), ""]
-    return lines
+        return ["## 5. GPU", "", ("Not measured: no GPU on the benchmark machine. On a CUDA host run `bash "
+                                  "bench/gpu.sh` (a few minutes): it times the CUDA execution provider beside the CPU "
+                                  "one, writes `reports/gpu.json`, and this section then shows it."), ""]
+    from bench.gpu import section
+
+    return section(gpu)
 
 
 def section_reproduce() -> list[str]:

@@ -9,23 +9,21 @@ import onnxruntime as ort
 
 from kanserve.contract import ContractError, ModelSpec, TensorSpec, validate
 from kanserve.repository import ModelEntry
+from service.gpu import gpu_providers, run_bound
 from service.inference_stats import InferenceStats
 
 log = logging.getLogger("kanserve.runtime")
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
-_REQUESTS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-             "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]}
 _ORT_STATUS = re.compile(r"\[ONNXRuntimeError\] : \d+ : (\w+)")
 _ORT_TYPES = {"tensor(float)": "FP32", "tensor(float16)": "FP16", "tensor(double)": "FP64", "tensor(int8)": "INT8",
               "tensor(uint8)": "UINT8", "tensor(int32)": "INT32", "tensor(int64)": "INT64", "tensor(bool)": "BOOL"}
 
 
-def requested_providers(provider: str) -> list[str]:
-    """What to ask for. Only a wish: onnxruntime-gpu lists CUDA even where it cannot load it, so the truth is
-    session.get_providers() after loading; providers this build lacks are dropped (ORT would warn per session)."""
-    available = ort.get_available_providers()
-    wanted = _REQUESTS["cuda" if provider == "auto" else provider]
-    return [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+def requested_providers(provider: str) -> list[str | tuple[str, dict]]:
+    """What to ask for: GPU providers (with their options) only where service.gpu found that they can load, since
+    asking for one that cannot makes onnxruntime print errors on every session. The truth is still
+    session.get_providers() after loading."""
+    return [*gpu_providers(provider), "CPUExecutionProvider"]
 
 
 def session_options(intra_op_threads: int) -> ort.SessionOptions:
@@ -67,6 +65,8 @@ class ModelRuntime:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """x [N, *input dims] -> output [N, *output dims]; thread-safe (onnxruntime sessions are)."""
+        if self.provider in GPU_PROVIDERS:
+            return run_bound(self.session, self.spec.input.name, self.spec.output.name, x)
         return self.session.run([self.spec.output.name], {self.spec.input.name: x})[0]
 
 

@@ -26,3 +26,22 @@ def data_dir() -> Path:
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`cuda`-marked tests run only where the GPU probe says CUDA works, and skip with its reason elsewhere."""
+    marked = [item for item in items if item.get_closest_marker("cuda")]
+    if not marked:
+        return
+    from service.gpu import status
+
+    if not (s := status()).usable:
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=f"needs CUDA: {s.detail}"))
+
+
+def expected_provider() -> str:
+    """The execution provider the service lands on here: CUDA on a usable GPU host, else the CPU."""
+    from service.gpu import status
+
+    return "CUDAExecutionProvider" if status().usable else "CPUExecutionProvider"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.render import render, serving_targets
+from tests.conftest import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECTIONS = ["# Benchmarks", "## Answers", "## 1. The report's experiment table", "## 2. The KAN family",
@@ -36,7 +37,7 @@ def test_every_section_and_the_hardware(out: Path):
     assert machine["cpu"] in md and f"onnxruntime {machine['onnxruntime']}" in md and f"torch {machine['torch']}" in md
     assert "Quick mode" in md
     assert "Whole training runs**: pending" in md
-    assert "Not measured: no GPU was lent to this session" in md
+    assert "Not measured: no GPU on the benchmark machine" in md
 
 
 def test_numbers_come_from_the_json(out: Path):
@@ -74,12 +75,12 @@ def test_training_json_and_gpu_json_are_shown(out: Path):
                                "parameters_torchsummary": 1, "hardware": "test-cpu"}
                            for n, acc, ep, spe in (("mlp", 0.9951, 2, 750.0), ("fasterkan", 0.9937, 4, 204.0))}}
     write(out, "training.json", training)
-    shutil.copy(FIXTURES / "gpu_smoke.json", out / "gpu.json")
+    shutil.copy(REPO_ROOT / "tests" / "deploy" / "fixtures" / "gpu_smoke.json", out / "gpu.json")
     md = render(out, out.parent / "BENCHMARKS.md")
     assert "pending" not in md
     assert "99.51" in md and "99.37" in md and "test-cpu" in md
     assert "FasterKAN finished 1.84× sooner" in md  # 2 × 750 s vs 4 × 204 s
-    assert "written by bench/gpu.sh" in md and "no GPU was lent" not in md
+    assert "written by bench/gpu.sh" in md and "no GPU on the benchmark machine" not in md
 
 
 def test_missing_json_reads_not_measured(tmp_path: Path):

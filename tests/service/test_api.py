@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.conftest import expected_provider
 from tests.service.conftest import png_digit
 
 RNG = np.random.default_rng(0)
@@ -15,7 +16,7 @@ def test_models_listing_reports_provider_and_checksum(client):
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert set(models) == {"mlp", "fasterkan"}
     for m in models.values():
-        assert m["ready"] and m["provider"] == "CPUExecutionProvider" and len(m["sha256"]) == 64
+        assert m["ready"] and m["provider"] == expected_provider() and len(m["sha256"]) == 64
     assert client.get("/v1/models/mlp").json()["inputs"][0]["shape"] == [-1, 1, 28, 28]
 
 
@@ -109,5 +110,5 @@ def test_metrics_and_request_id(client):
     text = client.get("/metrics").text
     for needle in ('kanserve_requests_total{endpoint="/v1/models/{name}/predict",model="mlp",status="200"}',
                    "kanserve_queue_duration_seconds_bucket", 'le="5e-05"', "kanserve_compute_infer_duration_seconds",
-                   "kanserve_batch_size_bucket", "kanserve_pending_images", 'provider="CPUExecutionProvider"'):
+                   "kanserve_batch_size_bucket", "kanserve_pending_images", f'provider="{expected_provider()}"'):
         assert needle in text, needle

@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.conftest import expected_provider
 from tests.service.conftest import free_port, start_server, wait_ready
 
 IMG = np.full((28, 28), 0.5).tolist()
@@ -40,7 +41,7 @@ def test_predict_over_http_with_json_logs(server):
     log.seek(0)
     records = [json.loads(line) for line in log if line.startswith("{")]
     assert any(rec.get("request_id") == "e2e-1" and rec.get("status") == 200 for rec in records)
-    assert any(rec.get("msg") == "model ready" and rec.get("provider") == "CPUExecutionProvider" for rec in records)
+    assert any(rec.get("msg") == "model ready" and rec.get("provider") == expected_provider() for rec in records)
 
 
 @pytest.mark.parametrize("binary", [True, False])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kanserve.repository import scan
+from service import gpu
 from service.batching import Batcher
 from service.errors import Overloaded
 from service.metrics import Metrics
@@ -44,11 +45,18 @@ def test_missing_model_file_and_unloadable_onnx(repo_copy):
         assert c.get("/v2/health/live").status_code == 200
 
 
+@pytest.mark.skipif(gpu.status().usable, reason="a usable GPU: provider=cuda lands on CUDA (see the cuda twin)")
 def test_cuda_request_reports_cpu_and_require_cuda_refuses(model_repo):
     with make_client(model_repo, provider="cuda") as c:
         assert c.get("/v1/models/mlp").json()["provider"] == "CPUExecutionProvider"
     with pytest.raises(RuntimeError, match="REQUIRE_CUDA"), make_client(model_repo, require_cuda=True):
         pass
+
+
+@pytest.mark.cuda
+def test_cuda_request_lands_on_cuda(model_repo):
+    with make_client(model_repo, provider="cuda", require_cuda=True) as c:
+        assert c.get("/v1/models/mlp").json()["provider"] == "CUDAExecutionProvider"
 
 
 def test_bad_repository_refuses_to_start(tmp_path):

@@ -3,6 +3,9 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
+from packaging.requirements import Requirement
+
 from tests.conftest import REPO_ROOT
 
 
@@ -14,8 +17,18 @@ def test_serve_path_imports_no_torch_or_onnx():
     assert out.strip() == "[]"
 
 
+PLATFORMS = {("linux", "x86_64"): "onnxruntime-gpu", ("linux", "aarch64"): "onnxruntime-gpu",
+             ("darwin", "arm64"): "onnxruntime", ("win32", "AMD64"): "onnxruntime"}
+
+
 def test_base_dependencies_exclude_training_stack():
-    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    names = {d.split(";")[0].split("=")[0].split("<")[0].split(">")[0].strip().lower() for d in deps}
-    assert not names & {"torch", "onnx", "onnxscript", "onnxruntime-gpu"}
-    assert "onnxruntime" in names
+    deps = [Requirement(d) for d in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    assert not {d.name.lower() for d in deps} & {"torch", "onnx", "onnxscript"}
+
+
+@pytest.mark.parametrize("platform,machine", PLATFORMS)
+def test_onnxruntime_is_the_gpu_build_exactly_where_pypi_has_one(platform, machine):
+    deps = [Requirement(d) for d in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    env = {"sys_platform": platform, "platform_machine": machine}
+    chosen = [d.name for d in deps if d.name.startswith("onnxruntime") and (d.marker is None or d.marker.evaluate(env))]
+    assert chosen == [PLATFORMS[platform, machine]]
