@@ -32,7 +32,7 @@ def plan_comparison(req: CompareRequest, svc) -> Comparison:
         raise BadRequest(f"batch_size {req.batch_size} is above these models' limit of {limit}")
     images = None
     if req.given():
-        images = models[0].validate(from_fields(req), check_range=True)
+        images = models[0].validate(from_fields(req)[0], check_range=True)
         for m in models[1:]:
             m.validate(images, check_range=True)
     return Comparison(models, images, req, svc.settings.compare_max_s)

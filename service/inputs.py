@@ -11,7 +11,7 @@ from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from service.errors import BadRequest
-from service.imaging import ImageError, decode_image
+from service.imaging import Extraction, ImageError, extract_digit
 from service.schemas import MAX_FILES, ImageFields
 
 
@@ -51,17 +51,17 @@ def from_pixel_lists(value: object) -> np.ndarray:
     return _shape(_pixels(array))
 
 
-def from_encoded(blobs: list[bytes]) -> np.ndarray:
-    """PNG/JPEG/... files -> [N,1,28,28] via the MNIST-style preprocessing in service.imaging."""
+def from_encoded(blobs: list[bytes]) -> tuple[np.ndarray, list[Extraction]]:
+    """PNG/JPEG/... files -> [N,1,28,28] via the digit extraction in service.imaging, and what it found in each."""
     if not blobs:
         raise BadRequest("empty batch: send at least one image")
-    out = []
+    found = []
     for i, blob in enumerate(blobs):
         try:
-            out.append(decode_image(blob))
+            found.append(extract_digit(blob))
         except ImageError as e:
             raise BadRequest(f"image {i}: {e}") from None
-    return np.stack(out)[:, None].astype(np.float32, copy=False)
+    return np.stack([f.image for f in found])[:, None].astype(np.float32, copy=False), found
 
 
 def _b64(value: str, i: int) -> bytes:
@@ -77,10 +77,10 @@ def is_encoded(req: ImageFields) -> bool:
     return req.image_base64 is not None or req.images_base64 is not None
 
 
-def from_fields(req: ImageFields) -> np.ndarray:
-    """The one image form the body carries -> [N,1,28,28]."""
+def from_fields(req: ImageFields) -> tuple[np.ndarray, list[Extraction] | None]:
+    """The one image form the body carries -> [N,1,28,28] (and, for files, what was found in each)."""
     if req.images is not None or req.image is not None:
-        return from_pixel_lists(req.images if req.images is not None else req.image)
+        return from_pixel_lists(req.images if req.images is not None else req.image), None
     blobs = req.images_base64 if req.images_base64 is not None else [req.image_base64]
     return from_encoded([_b64(v, i) for i, v in enumerate(blobs)])
 

@@ -1,9 +1,10 @@
 """The friendly /v1 API: model listing, predict from pixels/base64/uploads, and the A/B comparison."""
 import asyncio
 import time
+from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from service.body import json_response, media_type, read_body, require_json_or_none
@@ -11,6 +12,7 @@ from service.compare import plan_comparison, run_compare
 from service.core import Service
 from service.deps import ServiceDep
 from service.errors import Busy
+from service.imaging import Extraction, png_base64
 from service.inputs import from_encoded, from_fields, is_encoded, multipart_files
 from service.openapi import json_body
 from service.runtime import ModelRuntime, softmax
@@ -25,6 +27,10 @@ from service.schemas import (
     parse_body,
 )
 from service.workers import INLINE_BYTES
+
+DEBUG = Annotated[bool, Query(description="also return, per image, the 28×28 input the model saw (base64 PNG) and "
+                                          "the bounding box of the digit found in the upload (left, top, right, "
+                                          "bottom; pixels)")]
 
 router = APIRouter(prefix="/v1", tags=["v1"], responses=V1_ERRORS)
 UPLOAD = {"multipart/form-data": {"schema": {"type": "object", "properties": {"file": {
@@ -56,9 +62,9 @@ async def get_model(name: str, svc: ServiceDep) -> Response:
     return json_response(model_info(svc.get(name)))
 
 
-async def read_images(request: Request, svc: Service) -> np.ndarray:
-    """A JSON body (no Content-Type is read as JSON) or a multipart upload -> [N,1,28,28]; the parsing of large
-    bodies and all image decoding run in the worker pool."""
+async def read_images(request: Request, svc: Service) -> tuple[np.ndarray, list[Extraction] | None]:
+    """A JSON body (no Content-Type is read as JSON) or a multipart upload -> [N,1,28,28], and for image files
+    what the extraction found; parsing large bodies and all image decoding run in the worker pool."""
     body = await read_body(request, svc.pool, svc.settings.max_body_bytes)
     if media_type(request) == "multipart/form-data":
         return await svc.pool.run(from_encoded, await multipart_files(request.headers, body))
@@ -68,23 +74,33 @@ async def read_images(request: Request, svc: Service) -> np.ndarray:
     return await svc.pool.run(from_fields, req, inline=small and not is_encoded(req))
 
 
+def seen(x: np.ndarray, found: list[Extraction] | None) -> list[dict]:
+    """`?debug=true`: per image, the 28×28 input the model saw (PNG) and where the digit was found in the upload."""
+    return [{"image_png_base64": png_base64(x[i, 0]), "bbox": list(found[i].bbox) if found else None,
+             "inverted": found[i].inverted if found else None} for i in range(len(x))]
+
+
 @router.post("/models/{name}/predict", response_model=PredictResponse,
              openapi_extra=json_body(PredictRequest, extra_content=UPLOAD))
-async def predict(name: str, request: Request, svc: ServiceDep) -> Response:
+async def predict(name: str, request: Request, svc: ServiceDep, debug: DEBUG = False) -> Response:
     """Predict digits from pixel arrays, base64 image files or a multipart upload (photos are cropped and centred
     the way MNIST was made)."""
     t0 = time.perf_counter()
     model = svc.ready_model(name)
     with model.stats.request() as clock:
         async with svc.reserve(model) as slot:
-            x = model.validate(await read_images(request, svc), check_range=True)
+            images, found = await read_images(request, svc)
+            x = model.validate(images, check_range=True)
             clock.input_ready(len(x))
             result = await slot.submit(x)
         clock.answered(result.queue_s, result.compute_s)
     timings = {"queue_ms": round(result.queue_s * 1e3, 3), "inference_ms": round(result.compute_s * 1e3, 3),
                "batch_size": result.batch_size, "total_ms": round((time.perf_counter() - t0) * 1e3, 3)}
-    return json_response({"model": model.name, "version": model.version, "predictions": predictions(result.output),
-                          "timings": timings})
+    body = {"model": model.name, "version": model.version, "predictions": predictions(result.output),
+            "timings": timings}
+    if debug:
+        body["debug"] = await svc.pool.run(seen, x, found)
+    return json_response(body)
 
 
 @router.post("/compare", response_model=CompareResponse, openapi_extra=json_body(CompareRequest))

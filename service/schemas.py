@@ -88,11 +88,19 @@ class Timings(BaseModel):
     total_ms: float
 
 
+class SeenImage(BaseModel):
+    image_png_base64: str = Field(description="the 28×28 input the model saw, white digit on black")
+    bbox: list[int] | None = Field(description="where the digit was found in the upload: left, top, right, bottom "
+                                               "(pixels, right/bottom exclusive); null for pixel arrays")
+    inverted: bool | None = Field(description="dark ink on a light background was inverted")
+
+
 class PredictResponse(BaseModel):
     model: str
     version: str
     predictions: list[Prediction]
     timings: Timings
+    debug: list[SeenImage] | None = Field(None, description="with ?debug=true")
 
 
 class ModelInfo(BaseModel):

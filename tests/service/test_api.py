@@ -1,5 +1,6 @@
 """The /v1 and /v2 surfaces, metrics and request ids against the ASGI app (TestClient, lifespan included)."""
 import base64
+import io
 import json
 
 import numpy as np
@@ -112,3 +113,17 @@ def test_metrics_and_request_id(client):
                    "kanserve_queue_duration_seconds_bucket", 'le="5e-05"', "kanserve_compute_infer_duration_seconds",
                    "kanserve_batch_size_bucket", "kanserve_pending_images", f'provider="{expected_provider()}"'):
         assert needle in text, needle
+
+
+def test_debug_shows_what_the_model_saw_and_where(client):
+    r = client.post("/v1/models/fasterkan/predict?debug=true", files={"file": ("d.png", png_digit(56), "image/png")})
+    assert r.status_code == 200, r.text
+    (seen,) = r.json()["debug"]
+    left, top, right, bottom = seen["bbox"]
+    assert abs(left - 25) <= 2 and abs(right - 31) <= 2 and abs(top - 11) <= 2 and abs(bottom - 45) <= 2
+    from PIL import Image
+
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(seen["image_png_base64"]))))
+    assert image.shape == (28, 28) and image.max() == 255 and seen["inverted"] is False
+    pixels = client.post("/v1/models/fasterkan/predict?debug=true", json={"images": IMG}).json()["debug"][0]
+    assert pixels["bbox"] is None and "debug" not in client.post("/v1/models/fasterkan/predict", json={"images": IMG}).json()
