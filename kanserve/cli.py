@@ -29,7 +29,8 @@ def cmd_train(args) -> None:
 
     cfg = TrainConfig(model=args.model, data_dir=args.data_dir, out=args.out, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-                      train_subset=args.train_subset, max_steps_per_epoch=args.max_steps)
+                      val_holdout=args.val_holdout, train_subset=args.train_subset,
+                      max_steps_per_epoch=args.max_steps)
     train(cfg, resume=args.resume)
 
 
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt exactly")
+    s.add_argument("--val-holdout", type=int, default=0, metavar="N",
+                   help="hold out the last N training images (never trained on); report val_accuracy each epoch")
     s.add_argument("--train-subset", type=int, default=None, help="use only the first N training images")
     s.add_argument("--max-steps", type=int, default=None, help="cap optimizer steps per epoch")
     s.set_defaults(func=cmd_train)

@@ -2,6 +2,8 @@
 
 Each epoch reseeds torch from (seed, epoch), so the shuffle, augmentation and dropout of epoch e are the
 same whether the run went straight through or resumed from the checkpoint of epoch e-1.
+A validation hold-out (the last `val_holdout` of the 60,000 training images, never trained on) lets recipes be
+chosen without looking at the test set.
 """
 import json
 import math
@@ -34,7 +36,8 @@ class TrainConfig:
     max_rotate_deg: float = 10.0
     max_scale: float = 0.1
     max_translate: float = 0.1  # fraction of half the image side (0.1 ≈ 1.4 px)
-    train_subset: int | None = None  # first N training images (smoke tests)
+    val_holdout: int = 0  # the last N training images: never trained on, scored each epoch as val_accuracy
+    train_subset: int | None = None  # first N of the training images left after the hold-out (smoke tests)
     test_subset: int | None = None
     max_steps_per_epoch: int | None = None
     model_args: dict = field(default_factory=dict)
@@ -77,6 +80,14 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     return correct / len(images)
 
 
+def split_holdout(images: np.ndarray, labels: np.ndarray, holdout: int) -> tuple[tuple, tuple]:
+    """((train images, labels), (val images, labels)): the last `holdout` examples are the validation set."""
+    if not 0 <= holdout < len(images):
+        raise ValueError(f"val_holdout must be in [0, {len(images)}), got {holdout}")
+    cut = len(images) - holdout
+    return (images[:cut], labels[:cut]), (images[cut:], labels[cut:])
+
+
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild the exact model a checkpoint describes (name + args) and load its weights."""
     ckpt = torch.load(path, map_location=device, weights_only=False)
@@ -110,9 +121,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg.device)
-    train_x, train_y = load_mnist("train", cfg.data_dir)
+    (train_x, train_y), (val_x, val_y) = split_holdout(*load_mnist("train", cfg.data_dir), cfg.val_holdout)
     test_x, test_y = load_mnist("test", cfg.data_dir)
     train_x, train_y = to_tensor(train_x[: cfg.train_subset]), torch.tensor(train_y[: cfg.train_subset]).long()
+    val_x, val_y = to_tensor(val_x), torch.tensor(val_y).long()
     test_x, test_y = to_tensor(test_x[: cfg.test_subset]), torch.tensor(test_y[: cfg.test_subset]).long()
     steps = math.ceil(len(train_x) / cfg.batch_size)
     if cfg.max_steps_per_epoch:
@@ -129,6 +141,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         start, best = ckpt["epoch"] + 1, ckpt["metrics"]["best_test_accuracy"]
+    _rewind_metrics(out / "metrics.jsonl", start)
 
     checksum = data_checksum(cfg.data_dir)
     metrics = {}
@@ -136,9 +149,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         stats = _train_epoch(model, optimizer, scheduler, train_x, train_y, steps, device, cfg, epoch)
         acc = evaluate(model, test_x, test_y)
+        val_acc = evaluate(model, val_x, val_y) if len(val_x) else None
         best = max(best, acc)
-        metrics = {"epoch": epoch + 1, **stats, "test_accuracy": acc, "best_test_accuracy": best,
-                   "n_test": len(test_x), "hardware": hardware(), "device": device.type, "data_sha256": checksum}
+        metrics = {"epoch": epoch + 1, **stats, "val_accuracy": val_acc, "n_val": len(val_x), "test_accuracy": acc,
+                   "best_test_accuracy": best, "n_test": len(test_x), "hardware": hardware(),
+                   "device": device.type, "data_sha256": checksum}
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(metrics) + "\n")
         print(f"epoch {epoch + 1}/{cfg.epochs} loss={stats['train_loss']:.4f} test_accuracy={acc:.4f} "
@@ -151,10 +166,19 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     return metrics
 
 
+def _rewind_metrics(path: Path, start: int) -> None:
+    """Keep only the metrics of epochs before `start`: a run killed between writing an epoch's metrics and its
+    checkpoint redoes that epoch on resume, and must not record it twice."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["epoch"] <= start]
+    path.write_text("".join(ln + "\n" for ln in lines))
+
+
 def _train_epoch(model, optimizer, scheduler, x, y, steps, device, cfg, epoch) -> dict:
     model.train()
     perm = torch.randperm(len(x))
-    total_loss, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
+    total_loss, correct, seen, t0, cpu0 = 0.0, 0, 0, time.perf_counter(), time.process_time()
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", mininterval=5, dynamic_ncols=True)
     for step in bar:
         idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
@@ -173,5 +197,7 @@ def _train_epoch(model, optimizer, scheduler, x, y, steps, device, cfg, epoch) -
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}",
                         img_s=f"{seen / (time.perf_counter() - t0):.0f}")
     seconds = time.perf_counter() - t0
+    # CPU seconds (all threads) beside wall seconds: a paused or crowded run shows wall >> cpu / threads.
     return {"train_loss": total_loss / seen, "train_accuracy": correct / seen, "seconds": seconds,
+            "cpu_seconds": time.process_time() - cpu0,
             "images_per_second": seen / seconds, "steps": steps}
