@@ -8,9 +8,7 @@ Run: python -m bench.gpu [--fp16-repository DIR] [--scale 1] [--out reports/gpu.
 import argparse
 import http.client
 import json
-import os
 import platform
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from bench.serving import free_port, start
 from bench.timing import cpu_model, round_robin, summary, write_json
 from service import gpu
 from service.runtime import requested_providers, session_options
@@ -66,25 +65,11 @@ def raw(sessions: dict, scale: float) -> list[dict]:
 
 def _serve(repo: Path, provider: str) -> tuple[subprocess.Popen, int]:
     """`kanserve serve` on a free loopback port with one provider; returns once /v2/health/ready is 200."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "KANSERVE_PROVIDER": provider, "KANSERVE_REQUIRE_CUDA": str(provider == "cuda").lower(),
+    port = free_port()
+    env = {"KANSERVE_PROVIDER": provider, "KANSERVE_REQUIRE_CUDA": str(provider == "cuda").lower(),
            "KANSERVE_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "kanserve.cli", "serve", "--port", str(port), "--model-repository",
-                             str(repo)], env=env, stdout=subprocess.DEVNULL)
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise RuntimeError(f"kanserve serve ({provider}) exited with {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/v2/health/ready")
-            if conn.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"kanserve serve ({provider}) not ready after 60 s")
+    cmd = [sys.executable, "-m", "kanserve.cli", "serve", "--port", str(port), "--model-repository", str(repo)]
+    return start(cmd, env, port, ready_path="/v2/health/ready"), port
 
 
 def _infer_loop(port: int, name: str, n: int) -> list[float]:

@@ -89,7 +89,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
+def start(cmd: list[str], env: dict, port: int, ready_path: str = "/docs") -> subprocess.Popen:
+    """Start a server on 127.0.0.1:`port`; returns once GET `ready_path` answers 200 (/docs: every FastAPI app)."""
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -97,7 +98,7 @@ def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
             raise RuntimeError(f"{cmd[:3]} exited with {proc.returncode} during startup")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/docs")
+            conn.request("GET", ready_path)
             if conn.getresponse().status == 200:
                 return proc
         except OSError:
