@@ -13,6 +13,9 @@ IO_SPEC = {
     "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 10]}],
 }
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Provenance that changes with every commit or environment: metadata.json only, never inside model.onnx, so
+# re-exporting a checkpoint on a later commit gives the same model bytes (and sha256).
+PROVENANCE_KEYS = ("git_commit", "tools")
 
 
 def git_commit(cwd: Path = REPO_ROOT) -> str:
@@ -47,19 +50,22 @@ def build_metadata(*, name: str, version: int, architecture: str, parameters: in
 
 
 def set_metadata_props(model: onnx.ModelProto, metadata: dict) -> None:
-    """Same keys/values, stringified (JSON for lists and dicts), sorted so bytes are reproducible."""
+    """metadata.json's fields less the provenance ones, stringified (JSON for lists, dicts and None) and sorted,
+    so the bytes depend only on the checkpoint, the export options and what the export measured."""
     del model.metadata_props[:]
-    for key in sorted(metadata):
+    for key in sorted(set(metadata) - set(PROVENANCE_KEYS)):
         value = metadata[key]
         text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) or value is None else str(value)
         model.metadata_props.add(key=key, value=text)
 
 
 def config_pbtxt(name: str) -> str:
-    """Triton model configuration for the onnxruntime backend (the contract's fixed I/O)."""
+    """Triton model configuration for the onnxruntime backend (the contract's fixed I/O); every version is loaded
+    (fp32 = 1, int8 = 2, fp16 = 3), since Triton's default policy would serve only the highest."""
     return f'''name: "{name}"
 platform: "onnxruntime_onnx"
 max_batch_size: {MAX_BATCH_SIZE}
+version_policy: {{ all {{ }} }}
 input [
   {{
     name: "images"
