@@ -7,9 +7,13 @@ import pytest
 import torch
 
 from export.pipeline import mnist_test_set, to_onnx
+from export.repository import load_index
 from models.registry import create_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+REPOSITORY = REPO_ROOT / "model_repository"
+ENTRIES = load_index(REPOSITORY)["models"] if (REPOSITORY / "index.json").exists() else []  # the shipped artifacts
+ABSENT = pytest.param(None, marks=pytest.mark.skip(reason=f"no shipped models in {REPOSITORY} yet"))
 # Every registered model plus the Cox–de Boor "before" of the B-spline layer.
 CASES = {
     "mlp": ("mlp", {}), "fasterkan": ("fasterkan", {}), "cnn_fastkan": ("cnn_fastkan", {}),

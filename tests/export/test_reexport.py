@@ -9,9 +9,8 @@ import pytest
 from onnx import numpy_helper
 
 from service.repository import file_sha256
-from tests.export.conftest import REPO_ROOT, run_export
+from tests.export.conftest import REPO_ROOT, REPOSITORY, run_export
 
-REPOSITORY = REPO_ROOT / "model_repository"
 CHECKPOINT = REPO_ROOT / "checkpoints/fasterkan.pt"
 SHIPPED = REPOSITORY / "fasterkan"
 

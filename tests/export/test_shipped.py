@@ -5,13 +5,10 @@ import onnx
 import pytest
 
 from export.checks import accuracy, make_session
-from export.repository import load_index, verify_artifact
-from tests.export.conftest import REPO_ROOT
+from export.repository import verify_artifact
+from tests.export.conftest import ABSENT, ENTRIES, REPOSITORY
 
-REPOSITORY = REPO_ROOT / "model_repository"
-ENTRIES = load_index(REPOSITORY)["models"] if (REPOSITORY / "index.json").exists() else []
 MIN_ACCURACY = 0.995
-ABSENT = pytest.param(None, marks=pytest.mark.skip(reason=f"no shipped models in {REPOSITORY} yet"))
 
 
 def test_repository_present():
