@@ -92,7 +92,9 @@ def section_precision(pr: dict | None) -> list[str]:
     g, m = pr["gemm"], pr["machine"]
     lines += [(f"Measured on {m['cpu']} ({', '.join(m['cpu_flags']) or 'no AVX2 flags found'}; {_vnni(pr)}), "
                f"{m['available_cores']} cores, load average {m['load_avg_start'][0]:.2f} at start, onnxruntime "
-               f"{m['onnxruntime']}, OpenVINO {m['openvino'] or 'absent'}, git {m['git_commit']}."), "",
+               f"{m['onnxruntime']}, OpenVINO {m['openvino'] or 'absent'}, git {m['git_commit']}."
+               + (" **The machine was busy: these timings include contention; their intervals say how much.**"
+                  if m["load_avg_start"][0] > 0.5 * m["available_cores"] else "")), "",
               (f"bench/precision.py: the shipped versions (1 = fp32, 2 = int8: static QDQ, int8 per-channel 7-bit "
                "weights, uint8 activations, calibrated on 512 training images) in onnxruntime, "
                f"{pr['threads']} intra-op thread(s), every row round-robin with every other. Accuracy: the artifact's "
