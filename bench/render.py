@@ -105,6 +105,9 @@ def answers(out: Path) -> list[str]:
     lines += answer_serving(load(out, "model_latency.json"), load(out, "probe.json"))
     lines += answer_claims(load(out, "family.json"), load(out, "lowering.json"))
     lines += answer_targets(load(out, "serving.json"))
+    from bench.render_precision import answer_precision
+
+    lines += answer_precision(load(out, "precision.json"))
     return lines + [""]
 
 
@@ -409,6 +412,7 @@ def section_reproduce() -> list[str]:
     return ["## Reproduce", "", "```", "kanserve bench                 # full run, ≤ 12 min on 2 idle cores",
             "kanserve bench --quick         # smoke run (seconds per section)",
             "kanserve bench --render-only   # rebuild BENCHMARKS.md from reports/*.json",
+            "python -m bench.precision      # sections 6 and 7 alone -> reports/precision.json",
             "bash bench/gpu.sh              # on a CUDA host -> reports/gpu.json", "```", ""]
 
 
@@ -419,8 +423,12 @@ def rel(path: Path, start: Path) -> str:
 def render(out: Path, md_path: Path) -> str:
     md_dir = md_path.resolve().parent
     out = Path(out)
+    from bench.render_precision import section_precision, section_runtimes
+
+    precision = load(out, "precision.json")
     parts = [header(load(out, "bench.json"), md_dir, out), answers(out), section_training(out), section_family(out),
-             section_latency(out, md_dir), section_serving(out, md_dir), section_gpu(out), section_reproduce()]
+             section_latency(out, md_dir), section_serving(out, md_dir), section_gpu(out), section_precision(precision),
+             section_runtimes(precision), section_reproduce()]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
 
 

@@ -3,7 +3,7 @@
 Sections (each writes its JSON; bench/render.py turns the JSONs into the markdown, so the text always follows
 the numbers): training speed (bench/train_speed.py), the KAN family in torch eager (bench/family.py) and
 onnxruntime (bench/lowering.py), torch vs onnxruntime per batch size with the GEMM rate
-(bench/model_latency.py), the service (bench/serving.py) and a short `kanserve probe` run.
+(bench/model_latency.py), fp32 vs int8 and onnxruntime vs OpenVINO (bench/precision.py), the service (bench/serving.py) and a short `kanserve probe` run.
 Run: python -m bench.report [--quick] [--out reports] [--model-repository model_repository]
 """
 import argparse
@@ -18,10 +18,10 @@ from bench.timing import write_json
 MODELS = ("mlp", "fasterkan")
 FULL = {"train_steps": 40, "train_rounds": 4, "family_net_runs": 60, "family_layer_runs": 1000,
         "lowering_runs": 200, "lowering_warmup": 20, "latency_scale": 1.0, "serving_seconds": 5,
-        "probe_requests": 200}
+        "probe_requests": 200, "precision_scale": 1.0}
 QUICK = {"train_steps": 2, "train_rounds": 1, "family_net_runs": 3, "family_layer_runs": 20,
          "lowering_runs": 3, "lowering_warmup": 1, "latency_scale": 0.02, "serving_seconds": 1,
-         "probe_requests": 10}
+         "probe_requests": 10, "precision_scale": 0.02}
 
 
 def has_models(repo: Path) -> bool:
@@ -87,6 +87,15 @@ def run_latency(cfg: dict, threads: int, repo: Path, source: str, out: Path) -> 
     write_json(out / "model_latency.json", result)
 
 
+def run_precision(cfg: dict, threads: int, repo: Path, data_dir: str | None, out: Path) -> None:
+    """fp32 vs int8 and onnxruntime vs OpenVINO (bench/precision.py); the quantized-basis variant needs MNIST."""
+    from bench import precision
+
+    result = precision.measure(repo, threads, cfg["precision_scale"], data_dir, basis=mnist_available(data_dir))
+    precision.print_table(result)
+    write_json(out / "precision.json", result)
+
+
 def run_serving(cfg: dict, repo: Path, out: Path) -> None:
     """In a fresh process without torch, as a server runs: the torch thread pools and allocations of the
     earlier sections once stalled the in-process ASGI measurement (a 260 ms p99 that did not reproduce alone)."""
@@ -133,6 +142,7 @@ def run_all(args: argparse.Namespace) -> dict:
         sections = [("train_speed", lambda: run_train_speed(cfg, args.data_dir, out)),
                     ("family", lambda: run_family(cfg, args.threads, out)),
                     ("model_latency", lambda: run_latency(cfg, args.threads, repo, source, out)),
+                    ("precision", lambda: run_precision(cfg, args.threads, repo, args.data_dir, out)),
                     ("serving", lambda: run_serving(cfg, repo, out)),
                     ("probe", lambda: run_probe_section(cfg, repo, args.data_dir, out))]
         for name, fn in sections:
@@ -165,7 +175,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="intra-op threads for inference timing (default 1: the service's split of 2 cores "
                         "over 2 models, and robust to a busy machine)")
     p.add_argument("--skip", default="", help="comma-separated sections to skip (reuse their existing JSON): "
-                   "train_speed,family,model_latency,serving,probe")
+                   "train_speed,family,model_latency,precision,serving,probe")
     p.add_argument("--render-only", action="store_true", help="only rebuild the markdown and plots from the JSON")
 
 

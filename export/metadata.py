@@ -11,6 +11,9 @@ from kanserve.contract import ModelSpec, image_spec, triton_config
 
 QUEUE_DELAY_US = 500
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Provenance that changes with every commit or environment: metadata.json only, never inside model.onnx, so
+# re-exporting a checkpoint on a later commit gives the same model bytes (and sha256).
+PROVENANCE_KEYS = ("git_commit", "tools")
 
 
 def git_commit(cwd: Path = REPO_ROOT) -> str:
@@ -44,15 +47,17 @@ def build_metadata(*, name: str, version: int, architecture: str, parameters: in
 
 
 def set_metadata_props(model: onnx.ModelProto, metadata: dict) -> None:
-    """Same keys/values, stringified (JSON for lists and dicts), sorted so bytes are reproducible."""
+    """metadata.json's fields less the provenance ones, stringified (JSON for lists, dicts and None) and sorted,
+    so the bytes depend only on the checkpoint, the export options and what the export measured."""
     del model.metadata_props[:]
-    for key in sorted(metadata):
+    for key in sorted(set(metadata) - set(PROVENANCE_KEYS)):
         value = metadata[key]
         text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) or value is None else str(value)
         model.metadata_props.add(key=key, value=text)
 
 
 def config_pbtxt(metadata: dict) -> str:
-    """Triton's model configuration for the onnxruntime backend, rendered from the contract in `metadata`."""
+    """Triton's model configuration for the onnxruntime backend, rendered from the contract in `metadata`; every
+    version is loaded (fp32 = 1, int8 = 2, fp16 = 3), since Triton's default policy would serve only the highest."""
     spec = ModelSpec.from_metadata(metadata, "export")
     return pbtxt.dumps(triton_config(spec, QUEUE_DELAY_US))

@@ -1,4 +1,5 @@
 """Checkpoint -> folded torch model -> ONNX -> checks -> model repository: `export_checkpoint` and its steps."""
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,15 +12,18 @@ from export.folding import fold_for_export
 from export.graph import IR_VERSION, OPSET, torch_to_onnx
 from export.metadata import build_metadata, config_pbtxt, set_metadata_props
 from export.precision import FP16_ATOL, FP16_MIN_AGREEMENT, HalfPrecision
+from export.quantize import calibration_set, check_accuracy_drop, quantization_settings, quantize_int8
 from kanserve.repository import write_artifact
 
 PARITY_IMAGES = 1000
+# Each precision is its own model version; unversioned requests get the latest fp32 one.
+VERSIONS = {"fp32": 1, "int8": 2, "fp16": 3}
 
 
 @dataclass
 class ExportOptions:
     name: str | None = None
-    version: int = 1
+    version: int | None = None  # None: VERSIONS[precision]
     precision: str = "fp32"
     evaluate: bool = False
     data_dir: str | None = None
@@ -67,27 +71,72 @@ def check_parity(model: torch.nn.Module, model_bytes: bytes, images: np.ndarray,
 
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, options: ExportOptions | None = None) -> Path:
-    """Export one checkpoint into the repository `out`; nothing is written unless every check passed."""
+    """Export one checkpoint into the repository `out`; nothing is written unless every check passed.
+
+    Raises AccuracyRefused (int8 more than 0.2 points below fp32) or RuntimeError (a failed check)."""
     from models.train import load_checkpoint
 
     opts = options or ExportOptions()
     model, ckpt = load_checkpoint(checkpoint)
     images, labels = mnist_test_set(opts.data_dir)
-    proto = to_onnx(model, opts.precision)
-    check_parity(model, proto.SerializeToString(), images[:PARITY_IMAGES], opts.precision, opts.threads)
-    metrics = dict(ckpt.get("metrics") or {})
-    if opts.evaluate:
-        session = make_session(proto.SerializeToString(), opts.threads)
-        metrics.update(test_accuracy=accuracy(session, images, labels), n_test=len(labels))
     name = opts.name or ckpt["model_name"]
-    metadata = build_metadata(
-        name=name, version=opts.version, architecture=ckpt["model_name"],
-        parameters=sum(p.numel() for p in model.parameters()), metrics=metrics, precision=opts.precision,
+    version = opts.version or VERSIONS[opts.precision]
+    if opts.precision == "int8":
+        proto, metadata = int8_artifact(model, ckpt, opts, name, version, (images, labels))
+    else:
+        proto, metadata = float_artifact(model, ckpt, opts, name, version, (images, labels), opts.precision,
+                                         opts.evaluate)
+    return write_artifact(out, name, str(version), proto.SerializeToString(deterministic=True), metadata,
+                          config_pbtxt(metadata), metadata["labels"])
+
+
+def float_artifact(model: torch.nn.Module, ckpt: dict, opts: ExportOptions, name: str, version: int,
+                   test_set: tuple[np.ndarray, np.ndarray], precision: str,
+                   evaluate: bool) -> tuple[onnx.ModelProto, dict]:
+    """The fp32 (or fp16) artifact: exported, parity-checked against torch, metadata set, checked."""
+    images, labels = test_set
+    proto = to_onnx(model, precision)
+    check_parity(model, proto.SerializeToString(), images[:PARITY_IMAGES], precision, opts.threads)
+    metrics = dict(ckpt.get("metrics") or {})
+    if evaluate:
+        metrics.update(test_accuracy=accuracy(make_session(proto.SerializeToString(), opts.threads), images, labels),
+                       n_test=len(labels))
+    metadata = _metadata(model, ckpt, opts, name, version, precision, metrics)
+    return _finish(proto, metadata), metadata
+
+
+def int8_artifact(model: torch.nn.Module, ckpt: dict, opts: ExportOptions, name: str, version: int,
+                  test_set: tuple[np.ndarray, np.ndarray]) -> tuple[onnx.ModelProto, dict]:
+    """Quantize the fp32 artifact (as `--evaluate` writes it as version 1), then gate on test accuracy."""
+    images, labels = test_set
+    fp32, fp32_meta = float_artifact(model, ckpt, opts, name, VERSIONS["fp32"], test_set, "fp32", True)
+    fp32_bytes = fp32.SerializeToString(deterministic=True)
+    calibration, calibration_info = calibration_set(opts.data_dir)
+    proto = quantize_int8(fp32_bytes, calibration)
+    logits = run_batched(make_session(proto.SerializeToString(), opts.threads), images)
+    int8_acc = float(np.mean(logits.argmax(1) == labels))
+    check_accuracy_drop(int8_acc, fp32_meta["test_accuracy"])
+    fp32_argmax = run_batched(make_session(fp32_bytes, opts.threads), images).argmax(1)
+    metrics = {"test_accuracy": int8_acc, "n_test": len(labels), "data_sha256": fp32_meta["data_sha256"]}
+    metadata = _metadata(model, ckpt, opts, name, version, "int8", metrics) | {
+        "calibration": calibration_info, "quantization": quantization_settings(),
+        "fp32_sha256": hashlib.sha256(fp32_bytes).hexdigest(), "fp32_test_accuracy": fp32_meta["test_accuracy"],
+        "fp32_argmax_agreement": float(np.mean(logits.argmax(1) == fp32_argmax))}
+    return _finish(proto, metadata), metadata
+
+
+def _metadata(model: torch.nn.Module, ckpt: dict, opts: ExportOptions, name: str, version: int, precision: str,
+              metrics: dict) -> dict:
+    return build_metadata(
+        name=name, version=version, architecture=ckpt["model_name"],
+        parameters=sum(p.numel() for p in model.parameters()), metrics=metrics, precision=precision,
         opset=OPSET, ir_version=IR_VERSION, data_sha256=_data_sha256(metrics, opts.data_dir))
+
+
+def _finish(proto: onnx.ModelProto, metadata: dict) -> onnx.ModelProto:
     set_metadata_props(proto, metadata)
     check_standard(proto)
-    return write_artifact(out, name, str(opts.version), proto.SerializeToString(deterministic=True), metadata,
-                          config_pbtxt(metadata), metadata["labels"])
+    return proto
 
 
 def _data_sha256(metrics: dict, data_dir: str | None) -> str:

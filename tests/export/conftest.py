@@ -7,9 +7,13 @@ import pytest
 import torch
 
 from export.pipeline import mnist_test_set, to_onnx
+from kanserve.repository import load_index
 from models.registry import create_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+REPOSITORY = REPO_ROOT / "model_repository"
+ENTRIES = load_index(REPOSITORY) if (REPOSITORY / "index.json").exists() else []  # the shipped artifacts
+ABSENT = pytest.param(None, marks=pytest.mark.skip(reason=f"no shipped models in {REPOSITORY} yet"))
 # Every registered model plus the Cox–de Boor "before" of the B-spline layer.
 CASES = {
     "mlp": ("mlp", {}), "fasterkan": ("fasterkan", {}), "cnn_fastkan": ("cnn_fastkan", {}),
@@ -54,3 +58,22 @@ def export_case(exported):
         return exported[case]
 
     return get
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A self-describing checkpoint of the (cheap) flat FasterKAN net, untrained, fixed seed."""
+    torch.manual_seed(0)
+    model = create_model("flat_fasterkan")
+    path = tmp_path_factory.mktemp("ckpt") / "flat.pt"
+    metrics = {"test_accuracy": 0.9876, "n_test": 10000, "data_sha256": "d" * 64}
+    torch.save({"model_name": "flat_fasterkan", "model_args": {}, "state_dict": model.state_dict(),
+                "train_config": {}, "metrics": metrics, "epoch": 0}, path)
+    return path
+
+
+def run_export(checkpoint: Path, out: Path, data_dir: Path, *extra: str) -> None:
+    """`kanserve export` as a user runs it."""
+    from kanserve.cli import main
+
+    main(["export", "--checkpoint", str(checkpoint), "--out", str(out), "--data-dir", str(data_dir), *extra])

@@ -11,10 +11,10 @@ import torch
 from export.checks import accuracy, make_session
 from export.pipeline import ExportOptions, export_checkpoint
 from export.repository import verify_artifact
-from kanserve.cli import main
 from kanserve.repository import file_sha256, load_index
 from models.registry import create_model
 from models.train import load_checkpoint
+from tests.export.conftest import run_export
 
 METADATA_KEYS = {"name", "version", "architecture", "parameters", "test_accuracy", "n_test", "data_sha256",
                  "git_commit", "precision", "opset", "ir_version", "sha256", "max_batch_size", "inputs", "outputs",
@@ -22,25 +22,9 @@ METADATA_KEYS = {"name", "version", "architecture", "parameters", "test_accuracy
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A self-describing checkpoint of the (cheap) flat FasterKAN net, untrained, fixed seed."""
-    torch.manual_seed(0)
-    model = create_model("flat_fasterkan")
-    path = tmp_path_factory.mktemp("ckpt") / "flat.pt"
-    metrics = {"test_accuracy": 0.9876, "n_test": 10000, "data_sha256": "d" * 64}
-    torch.save({"model_name": "flat_fasterkan", "model_args": {}, "state_dict": model.state_dict(),
-                "train_config": {}, "metrics": metrics, "epoch": 0}, path)
-    return path
-
-
-def _export(checkpoint: Path, out: Path, data_dir: Path, *extra: str) -> None:
-    main(["export", "--checkpoint", str(checkpoint), "--out", str(out), "--data-dir", str(data_dir), *extra])
-
-
-@pytest.fixture(scope="module")
 def repository(checkpoint, data_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("repo")
-    _export(checkpoint, out, data_dir, "--name", "kan", "--version", "3")
+    run_export(checkpoint, out, data_dir, "--name", "kan", "--version", "3")
     return out
 
 
@@ -57,7 +41,7 @@ def test_config_pbtxt(repository):
     config = (repository / "kan/config.pbtxt").read_text()
     for line in ('name: "kan"', 'platform: "onnxruntime_onnx"', "max_batch_size: 256", 'name: "images"',
                  "data_type: TYPE_FP32", "dims: [ 1, 28, 28 ]", 'name: "logits"', "dims: [ 10 ]",
-                 "dynamic_batching {", "max_queue_delay_microseconds: 500"):
+                 "dynamic_batching {", "max_queue_delay_microseconds: 500", "version_policy: { all { } }"):
         assert line in config
 
 
@@ -71,15 +55,27 @@ def test_metadata_json_and_props_agree(repository):
     assert set(meta["tools"]) >= {"torch", "onnx", "onnxruntime"} and meta["git_commit"]
     props = {p.key: p.value for p in onnx.load(str(repository / "kan/3/model.onnx")).metadata_props}
     expected = {k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) if isinstance(v, (list, dict))
-                else str(v) for k, v in meta.items() if k != "sha256"}
-    assert props == expected
+                else str(v) for k, v in meta.items() if k not in ("sha256", "git_commit", "tools")}
+    assert props == expected  # provenance stays out of the model bytes
 
 
 def test_same_checkpoint_gives_identical_bytes(checkpoint, repository, data_dir, tmp_path):
-    _export(checkpoint, tmp_path, data_dir, "--name", "kan", "--version", "3")
+    run_export(checkpoint, tmp_path, data_dir, "--name", "kan", "--version", "3")
     for path in repository.rglob("*"):
         if path.is_file():
             assert (tmp_path / path.relative_to(repository)).read_bytes() == path.read_bytes(), path
+
+
+def test_bytes_do_not_depend_on_commit_or_tools(checkpoint, data_dir, tmp_path, monkeypatch):
+    """A later commit (or another environment's tool versions) re-exports the same model.onnx bytes."""
+    for commit, tools in (("a" * 40, {"torch": "1"}), ("b" * 40, {"torch": "2"})):
+        monkeypatch.setattr("export.metadata.git_commit", lambda commit=commit: commit)
+        monkeypatch.setattr("export.metadata.tool_versions", lambda tools=tools: tools)
+        run_export(checkpoint, tmp_path / commit, data_dir)
+    first, second = (tmp_path / c / "flat_fasterkan/1" for c in ("a" * 40, "b" * 40))
+    assert (first / "model.onnx").read_bytes() == (second / "model.onnx").read_bytes()
+    metas = [json.loads((d / "metadata.json").read_text()) for d in (first, second)]
+    assert [m["git_commit"] for m in metas] == ["a" * 40, "b" * 40] and metas[0]["tools"] != metas[1]["tools"]
 
 
 def test_verify_artifact_detects_tampering(repository, tmp_path):
@@ -91,8 +87,8 @@ def test_verify_artifact_detects_tampering(repository, tmp_path):
 
 
 def test_evaluate_records_onnxruntime_accuracy_and_index_grows(checkpoint, data_dir, mnist_test, tmp_path):
-    _export(checkpoint, tmp_path, data_dir)
-    _export(checkpoint, tmp_path, data_dir, "--name", "again", "--evaluate")
+    run_export(checkpoint, tmp_path, data_dir)
+    run_export(checkpoint, tmp_path, data_dir, "--name", "again", "--evaluate")
     assert [(e["name"], e["version"]) for e in load_index(tmp_path)] == [("again", "1"),
                                                                                    ("flat_fasterkan", "1")]
     meta = verify_artifact(tmp_path / "again/1/model.onnx")
@@ -112,8 +108,8 @@ def test_failed_check_writes_nothing(checkpoint, data_dir, tmp_path, monkeypatch
 
 def test_fp16_keeps_float32_io_and_argmax(checkpoint, data_dir, mnist_test, tmp_path):
     """fp16 is verified on GPU; here only: it loads on CPU, I/O stay float32, argmax agrees."""
-    _export(checkpoint, tmp_path, data_dir, "--precision", "fp16")
-    path = tmp_path / "flat_fasterkan/1/model.onnx"
+    run_export(checkpoint, tmp_path, data_dir, "--precision", "fp16")
+    path = tmp_path / "flat_fasterkan/3/model.onnx"  # fp16 is version 3 unless --version says otherwise
     assert verify_artifact(path)["precision"] == "fp16"
     session = make_session(str(path))
     assert [i.type for i in session.get_inputs() + session.get_outputs()] == ["tensor(float)"] * 2
