@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     """Add this package's subcommands to the `kanserve` parser."""
     s = subparsers.add_parser("probe", help="A/B latency probe of models on a running server (v1 or OIP v2)")
     s.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
-    s.add_argument("--models", default="mlp,fasterkan", help="comma-separated; the first is A, the others B")
+    s.add_argument("--models", default="mlp,fasterkan",
+                   help="comma-separated, each NAME or NAME:PRECISION (e.g. mlp:int8); the first is A, the others B")
     s.add_argument("--requests", type=int, default=200, help="timed requests per model (max 100000)")
     s.add_argument("--concurrency", type=int, default=1, help="concurrent client workers")
     s.add_argument("--batch-size", type=int, default=1, help="images per request")

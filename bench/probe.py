@@ -104,9 +104,27 @@ def encode_body(images: np.ndarray, protocol: str) -> bytes:
     return json.dumps({"inputs": [tensor]}).encode()
 
 
-def endpoint(url: str, model: str, protocol: str) -> str:
-    base = url.rstrip("/")
-    return f"{base}/v1/models/{model}/predict" if protocol == "v1" else f"{base}/v2/models/{model}/infer"
+def endpoint(url: str, model: str, protocol: str, version: str | None = None) -> str:
+    """The URL for `model` ("mlp", or "mlp:int8" for a precision: v1 asks by ?precision=, v2 by its version)."""
+    base, (name, _, precision) = url.rstrip("/"), model.partition(":")
+    if protocol == "v1":
+        return f"{base}/v1/models/{name}/predict" + (f"?precision={precision}" if precision else "")
+    return f"{base}/v2/models/{name}" + (f"/versions/{version}" if version else "") + "/infer"
+
+
+def precision_versions(client, url: str, models: list[str]) -> dict[str, str]:
+    """For /v2: the version serving each "name:precision" (its latest of that precision), from GET /v1/models."""
+    wanted = {m: m.partition(":") for m in models if ":" in m}
+    if not wanted:
+        return {}
+    listing = client.get(f"{url.rstrip('/')}/v1/models").json()["models"]
+    found = {}
+    for model, (name, _, precision) in wanted.items():
+        versions = [m["version"] for m in listing if m["name"] == name and m["precision"] == precision]
+        if not versions:
+            raise ValueError(f"the server has no {precision} version of {name}")
+        found[model] = max(versions, key=lambda v: (len(v), v))
+    return found
 
 
 def parse_labels(payload: dict, protocol: str, batch_size: int) -> list[int]:
@@ -226,7 +244,7 @@ def send(client, url: str, body: bytes, model: str, index: int, protocol: str, b
 
 
 def run_jobs(client, jobs: list[tuple[int, str]], body_for: Callable[[int], bytes], cfg: ProbeConfig,
-             on_done: Callable[[], None] | None = None) -> list[Result]:
+             urls: dict[str, str], on_done: Callable[[], None] | None = None) -> list[Result]:
     """Send the jobs in schedule order with `cfg.concurrency` worker threads sharing one httpx.Client."""
     pending: Iterator[tuple[int, str]] = iter(jobs)
     lock = threading.Lock()
@@ -239,8 +257,7 @@ def run_jobs(client, jobs: list[tuple[int, str]], body_for: Callable[[int], byte
             if job is None:
                 return
             index, model = job
-            result = send(client, endpoint(cfg.url, model, cfg.protocol), body_for(index), model, index,
-                          cfg.protocol, cfg.batch_size)
+            result = send(client, urls[model], body_for(index), model, index, cfg.protocol, cfg.batch_size)
             with lock:
                 results.append(result)
                 if on_done:
@@ -272,13 +289,15 @@ def run_probe(cfg: ProbeConfig, progress: bool = True) -> dict:
     limits = httpx.Limits(max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency)
     # trust_env=False: no proxy from the environment between the probe and the server it measures
     with httpx.Client(timeout=cfg.timeout_s, limits=limits, headers=cfg.headers, trust_env=False) as client:
+        versions = precision_versions(client, cfg.url, cfg.models) if cfg.protocol == "v2" else {}
+        urls = {m: endpoint(cfg.url, m, cfg.protocol, versions.get(m)) for m in cfg.models}
         if cfg.warmup:
-            _check_warmup(run_jobs(client, make_schedule(cfg.warmup, cfg.models, cfg.seed + 1), body_for, cfg))
+            _check_warmup(run_jobs(client, make_schedule(cfg.warmup, cfg.models, cfg.seed + 1), body_for, cfg, urls))
         jobs = make_schedule(cfg.requests, cfg.models, cfg.seed)
         jobs = [(cfg.warmup + i, m) for i, m in jobs]  # timed inputs follow the warm-up ones
         with tqdm(total=len(jobs), desc="probe", unit="req", disable=not progress) as bar:
             start = time.perf_counter()
-            results = run_jobs(client, jobs, body_for, cfg, on_done=lambda: bar.update(1))
+            results = run_jobs(client, jobs, body_for, cfg, urls, on_done=lambda: bar.update(1))
             wall = time.perf_counter() - start
 
     def truth(index: int) -> np.ndarray:

@@ -17,10 +17,10 @@ from bench.timing import write_json
 
 MODELS = ("mlp", "fasterkan")
 FULL = {"train_steps": 40, "train_rounds": 4, "family_net_runs": 60, "family_layer_runs": 1000,
-        "lowering_runs": 200, "lowering_warmup": 20, "latency_scale": 1.0, "serving_seconds": 5,
+        "lowering_runs": 200, "lowering_warmup": 20, "latency_scale": 1.0, "serving_seconds": 3, "serving_rounds": 3,
         "probe_requests": 200, "precision_scale": 1.0}
 QUICK = {"train_steps": 2, "train_rounds": 1, "family_net_runs": 3, "family_layer_runs": 20,
-         "lowering_runs": 3, "lowering_warmup": 1, "latency_scale": 0.02, "serving_seconds": 1,
+         "lowering_runs": 3, "lowering_warmup": 1, "latency_scale": 0.02, "serving_seconds": 1, "serving_rounds": 1,
          "probe_requests": 10, "precision_scale": 0.02}
 
 
@@ -102,7 +102,8 @@ def run_serving(cfg: dict, repo: Path, out: Path) -> None:
     import subprocess
 
     subprocess.run([sys.executable, "-m", "bench.serving", "--model-repository", str(repo), "--seconds",
-                    str(cfg["serving_seconds"]), "--out", str(out / "serving.json")], check=True)
+                    str(cfg["serving_seconds"]), "--rounds", str(cfg["serving_rounds"]), "--out",
+                    str(out / "serving.json")], check=True)
 
 
 def run_probe_section(cfg: dict, repo: Path, data_dir: str | None, out: Path) -> None:

@@ -1,13 +1,14 @@
 """Serving benchmark: kanserve vs the endpoint a user would write instead, driven by wrk, side by side in one run.
 
 python -m bench.serving --model-repository model_repository [--seconds 5] [--out reports/serving.json]
-Per model, one server at a time on 127.0.0.1, the same OIP-shaped JSON body with one image: wrk (a C load
-generator: the client barely competes for the cores) with 1 connection and with 16, reporting p50/p90/p99 and
-requests/s. Servers: kanserve with its defaults, kanserve without dynamic batching, kanserve's app under granian
+Per model, the same OIP-shaped JSON body with one image, wrk (a C load generator: the client barely competes for
+the cores) with 1 connection and with 16, reporting p50/p90/p99 and requests/s. All servers run at once on
+127.0.0.1 and are measured one at a time, interleaved in rounds, so a ratio is taken between runs minutes apart. Servers: kanserve with its defaults, kanserve without dynamic batching, kanserve's app under granian
 (if installed), and the minimal FastAPI endpoint of bench/peers/minimal_fastapi.py. Also: raw `session.run` bs=1
 in a loop, kanserve's /v2 binary body at 1 connection, and the HTTP floor (GET /v2/health/live).
 """
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -129,45 +130,84 @@ def servers(repo: Path, threads: int) -> dict[str, callable]:
     return found
 
 
-def measure(repo: Path, seconds: float) -> dict:
-    names = ["mlp", "fasterkan"]
-    threads = 1
-    results = {"cores": available_cores(), "intra_op_threads": threads, "seconds_per_run": seconds,
-               "body_bytes": len(json_body()), "models": {n: {"raw_bs1": raw(repo, n, seconds, threads),
-                                                              "servers": {}} for n in names}}
-    with tempfile.TemporaryDirectory(prefix="kanserve-wrk-") as tmp:
-        tmp = Path(tmp)
+def _median_run(runs: list[dict]) -> dict:
+    """One summary of repeated wrk runs: the median of each figure over the rounds."""
+    keys = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "requests_per_s")
+    return {**{k: float(np.median([r[k] for r in runs])) for k in keys}, "rounds": len(runs),
+            "requests": sum(r["requests"] for r in runs), "socket_errors": sum(r["socket_errors"] for r in runs),
+            "non_2xx": sum(r["non_2xx"] for r in runs)}
+
+
+def _spread(values: list[float]) -> dict:
+    return {"median": float(np.median(values)), "min": float(min(values)), "max": float(max(values)), "n": len(values)}
+
+
+def targets(runs: dict, raw_p50_ms: float) -> dict:
+    """The request-path figures, each a ratio taken within one round (the two servers measured minutes apart at
+    most), then summarised over the rounds: robust to load that changes during the run."""
+    ks, peer = runs["kanserve"], runs["minimal_fastapi"]
+    return {"c1_ratio": _spread([k["p50_ms"] / p["p50_ms"] for k, p in zip(ks["c1"], peer["c1"])]),
+            "c16_gain": _spread([k["requests_per_s"] / p["requests_per_s"] for k, p in zip(ks["c16"], peer["c16"])]),
+            "tail": _spread([k["p99_ms"] / k["p50_ms"] for k in ks["c16"]]),
+            "binary_ratio": _spread([k["p50_ms"] / raw_p50_ms for k in ks["c1_binary"]])}
+
+
+def measure(repo: Path, seconds: float, rounds: int) -> dict:
+    """Every server up at once, each idle while another is measured; `rounds` rounds, in each of which every server
+    gets its c=1 and c=16 run in a fresh random order."""
+    names, threads = ["mlp", "fasterkan"], 1
+    results = {"cores": available_cores(), "intra_op_threads": threads, "seconds_per_run": seconds, "rounds": rounds,
+               "body_bytes": len(json_body()), "order": "interleaved: every server once per round, random order",
+               "models": {n: {"raw_bs1": raw(repo, n, seconds, threads), "servers": {}} for n in names}}
+    with tempfile.TemporaryDirectory(prefix="kanserve-wrk-") as tmp, contextlib.ExitStack() as stack:
+        tmp, urls = Path(tmp), {}
         for server, launch in servers(repo, threads).items():
-            for name in names:
+            for model in names if server == "minimal_fastapi" else [None]:  # the peer serves one model per process
                 port = free_port()
-                proc = start(*launch(name, port), port)
-                url = f"http://127.0.0.1:{port}/v2/models/{name}/infer"
-                try:
-                    wrk(url, 1, min(1.0, seconds), tmp, json_body())  # warm-up
-                    r = {"c1": wrk(url, 1, seconds, tmp, json_body()), "c16": wrk(url, 16, seconds, tmp, json_body())}
-                    if server == "kanserve":
-                        r["c1_binary"] = wrk(url, 1, seconds, tmp, *binary_body())
-                        results.setdefault("http_floor", wrk(f"http://127.0.0.1:{port}/v2/health/live", 1, seconds,
-                                                             tmp))
-                    results["models"][name]["servers"][server] = r
-                    print(f"{server:<22} {name:<10} c=1 p50 {r['c1']['p50_ms']:.3f} ms | c=16 "
-                          f"{r['c16']['requests_per_s']:.0f}/s p50 {r['c16']['p50_ms']:.2f} p99 "
-                          f"{r['c16']['p99_ms']:.2f} ms", flush=True)
-                finally:
-                    proc.terminate()
-                    proc.wait(30)
+                proc = start(*launch(model or names[0], port), port)
+                stack.callback(_stop, proc)
+                urls.update({(server, n): f"http://127.0.0.1:{port}" for n in ([model] if model else names)})
+        keys = list(urls)
+        runs = {key: {"c1": [], "c16": [], "c1_binary": []} for key in keys}
+        for server, name in keys:
+            wrk(f"{urls[server, name]}/v2/models/{name}/infer", 16, 1, tmp, json_body())  # warm-up
+        rng = np.random.default_rng(0)
+        for r in range(rounds):
+            for kind, connections in (("c1", 1), ("c16", 16)):
+                for i in rng.permutation(len(keys)):
+                    server, name = keys[i]
+                    url = f"{urls[server, name]}/v2/models/{name}/infer"
+                    runs[server, name][kind].append(wrk(url, connections, seconds, tmp, json_body()))
+            for name in names:
+                runs["kanserve", name]["c1_binary"].append(
+                    wrk(f"{urls['kanserve', name]}/v2/models/{name}/infer", 1, seconds, tmp, *binary_body()))
+            print(f"round {r + 1}/{rounds} done", flush=True)
+        results["http_floor"] = wrk(f"{urls['kanserve', names[0]]}/v2/health/live", 1, seconds, tmp)
+    for name in names:
+        by_server = {server: runs[server, n] for server, n in keys if n == name}
+        model = results["models"][name]
+        model["servers"] = {server: {kind: _median_run(v) for kind, v in r.items() if v}
+                            for server, r in by_server.items()}
+        model["per_round"] = by_server
+        model["targets"] = targets(by_server, model["raw_bs1"]["p50_ms"])
     return results
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(30)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model-repository", type=Path, default=Path("model_repository"))
-    p.add_argument("--seconds", type=float, default=5.0, help="duration of each wrk run")
+    p.add_argument("--seconds", type=float, default=3.0, help="duration of each wrk run")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of interleaved runs (every server once each)")
     p.add_argument("--out", type=Path, default=Path("reports/serving.json"))
     args = p.parse_args(argv)
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
-    results = measure(args.model_repository, args.seconds)
+    results = measure(args.model_repository, args.seconds, args.rounds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, results)
     print(f"wrote {args.out}")

@@ -18,6 +18,7 @@ from service.stats import latency_summary, ratio_ci
 
 @dataclass
 class Comparison:
+    labels: list[str]  # as the client named them: "mlp", "mlp:int8"
     models: list[ModelRuntime]
     images: np.ndarray | None  # [N,1,28,28] to predict, or None (latency only)
     request: CompareRequest
@@ -26,7 +27,7 @@ class Comparison:
 
 def plan_comparison(req: CompareRequest, svc) -> Comparison:
     """Resolve the models and decode the images (a worker-pool job: images may be files)."""
-    models = [svc.ready_model(n) for n in req.models]
+    models = [svc.ready_model(*_name_and_precision(label)) for label in req.models]
     limit = min(m.max_batch_size for m in models)
     if req.batch_size > limit:
         raise BadRequest(f"batch_size {req.batch_size} is above these models' limit of {limit}")
@@ -35,13 +36,19 @@ def plan_comparison(req: CompareRequest, svc) -> Comparison:
         images = models[0].validate(from_fields(req)[0], check_range=True)
         for m in models[1:]:
             m.validate(images, check_range=True)
-    return Comparison(models, images, req, svc.settings.compare_max_s)
+    return Comparison(req.models, models, images, req, svc.settings.compare_max_s)
+
+
+def _name_and_precision(label: str) -> tuple[str, None, str | None]:
+    """"mlp" -> the default version of mlp; "mlp:int8" -> its latest int8 version."""
+    name, _, precision = label.partition(":")
+    return name, None, precision or None
 
 
 def _predictions(c: Comparison) -> dict | None:
     if c.images is None:
         return None
-    probs = {m.name: softmax(m.run(c.images)) for m in c.models}
+    probs = {label: softmax(m.run(c.images)) for label, m in zip(c.labels, c.models)}
     per_image = [{name: {"label": int(p[i].argmax()), "confidence": round(float(p[i].max()), 6)}
                   for name, p in probs.items()} for i in range(len(c.images))]
     argmax = np.stack([p.argmax(1) for p in probs.values()])  # [models, N]
@@ -91,11 +98,11 @@ def run_compare(c: Comparison) -> dict:
     preds = _predictions(c)
     samples, warmed, truncated = _timed_runs(c, _latency_batch(c), deadline)
     size = c.request.batch_size
-    latency = {m.name: {**latency_summary(s), "throughput_images_per_s": round(size * len(s) / sum(s), 1),
-                        "provider": m.provider} for m, s in zip(c.models, samples)}
-    base = c.models[0].name
-    ratios = {f"{m.name}/{base}": ratio_ci(samples[0], s) for m, s in zip(c.models[1:], samples[1:])}
-    return {"models": [m.name for m in c.models], "predictions": preds, "latency": latency, "ratios": ratios,
+    latency = {label: {**latency_summary(s), "throughput_images_per_s": round(size * len(s) / sum(s), 1),
+                       "provider": m.provider, "version": m.version, "precision": m.spec.precision}
+               for label, m, s in zip(c.labels, c.models, samples)}
+    ratios = {f"{label}/{c.labels[0]}": ratio_ci(samples[0], s) for label, s in zip(c.labels[1:], samples[1:])}
+    return {"models": c.labels, "predictions": preds, "latency": latency, "ratios": ratios,
             "config": {"iterations": len(samples[0]), "requested_iterations": c.request.iterations,
                        "warmup": warmed, "requested_warmup": c.request.warmup, "batch_size": size,
                        "truncated_at_wall_s": c.max_wall_s if truncated else None,

@@ -14,7 +14,7 @@ from service.workers import WorkerPool
 log = logging.getLogger("kanserve.core")
 
 
-def _version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple:
     return (not version.isdigit(), int(version) if version.isdigit() else 0, version)
 
 
@@ -80,7 +80,7 @@ class Service:
                 raise BadRequest(f"failed to load '{name}' (the versions served before are still served): "
                                  + "; ".join(failed))
             await self._retire(self._serve(name, versions))
-            log.info("model loaded", extra={"model": name, "versions": sorted(versions, key=_version_key)})
+            log.info("model loaded", extra={"model": name, "versions": sorted(versions, key=version_key)})
 
     async def unload_model(self, name: str) -> None:
         async with self._repository_lock:
@@ -147,23 +147,34 @@ class Service:
             return ["no models loaded"]
         return [f"{rt.name}/{rt.version}: {rt.error or 'warming up'}" for rt in self.all() if not rt.ready]
 
-    def get(self, name: str, version: str | None = None) -> ModelRuntime:
-        """A served version; without one, the model's default: its latest fp32 version (lower precisions are
-        chosen explicitly), else its latest. Errors use Triton's wording, which its clients check."""
+    def get(self, name: str, version: str | None = None, precision: str | None = None) -> ModelRuntime:
+        """A served version: the one named, else the latest of `precision`, else the model's default: its latest fp32
+        version (lower precisions are chosen explicitly), else its latest. Errors use Triton's wording, which its
+        clients check."""
         versions = self.models.get(name)
         if not versions:
             why = "has no available versions (unloaded)" if name in self.unloaded else "is not found"
             raise NotFound(f"Request for unknown model: '{name}' {why}; available: {', '.join(sorted(self.models))}")
         if version is None:
-            fp32 = [v for v, rt in versions.items() if rt.spec is not None and rt.spec.precision == "fp32"]
-            version = max(fp32 or versions, key=_version_key)
+            version = self._latest(name, versions, precision)
         if version not in versions:
             raise NotFound(f"Request for unknown model: '{name}' version {version} is not found; available versions: "
-                           f"{', '.join(sorted(versions, key=_version_key))}")
+                           f"{', '.join(sorted(versions, key=version_key))}")
         return versions[version]
 
-    def ready_model(self, name: str, version: str | None = None) -> ModelRuntime:
-        rt = self.get(name, version)
+    @staticmethod
+    def _latest(name: str, versions: dict[str, ModelRuntime], precision: str | None) -> str:
+        by_precision = {}
+        for v, rt in versions.items():
+            by_precision.setdefault(rt.spec.precision if rt.spec else None, []).append(v)
+        if precision is not None and precision not in by_precision:
+            have = sorted(p for p in by_precision if p)
+            raise NotFound(f"Request for unknown model: '{name}' has no {precision} version; its precisions: "
+                           f"{', '.join(have)}")
+        return max(by_precision.get(precision or "fp32") or versions, key=version_key)
+
+    def ready_model(self, name: str, version: str | None = None, precision: str | None = None) -> ModelRuntime:
+        rt = self.get(name, version, precision)
         if not rt.ready:
             raise NotReady(f"model {name}/{rt.version} is not ready: {rt.error}", {"Retry-After": "5"})
         return rt

@@ -1,7 +1,7 @@
 """The friendly /v1 API: model listing, predict from pixels/base64/uploads, and the A/B comparison."""
 import asyncio
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
@@ -28,6 +28,8 @@ from service.schemas import (
 )
 from service.workers import INLINE_BYTES
 
+PRECISION = Annotated[Literal["fp32", "fp16", "int8"] | None, Query(
+    description="the model's latest version of this precision (default: its latest fp32 version)")]
 DEBUG = Annotated[bool, Query(description="also return, per image, the 28×28 input the model saw (base64 PNG) and "
                                           "the bounding box of the digit found in the upload (left, top, right, "
                                           "bottom; pixels)")]
@@ -82,11 +84,12 @@ def seen(x: np.ndarray, found: list[Extraction] | None) -> list[dict]:
 
 @router.post("/models/{name}/predict", response_model=PredictResponse,
              openapi_extra=json_body(PredictRequest, extra_content=UPLOAD))
-async def predict(name: str, request: Request, svc: ServiceDep, debug: DEBUG = False) -> Response:
+async def predict(name: str, request: Request, svc: ServiceDep, precision: PRECISION = None,
+                  debug: DEBUG = False) -> Response:
     """Predict digits from pixel arrays, base64 image files or a multipart upload (photos are cropped and centred
     the way MNIST was made)."""
     t0 = time.perf_counter()
-    model = svc.ready_model(name)
+    model = svc.ready_model(name, precision=precision)
     with model.stats.request() as clock:
         async with svc.reserve(model) as slot:
             images, found = await read_images(request, svc)
@@ -96,7 +99,8 @@ async def predict(name: str, request: Request, svc: ServiceDep, debug: DEBUG = F
         clock.answered(result.queue_s, result.compute_s)
     timings = {"queue_ms": round(result.queue_s * 1e3, 3), "inference_ms": round(result.compute_s * 1e3, 3),
                "batch_size": result.batch_size, "total_ms": round((time.perf_counter() - t0) * 1e3, 3)}
-    body = {"model": model.name, "version": model.version, "predictions": predictions(result.output),
+    body = {"model": model.name, "version": model.version, "precision": model.spec.precision,
+            "predictions": predictions(result.output),
             "timings": timings}
     if debug:
         body["debug"] = await svc.pool.run(seen, x, found)

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from kanserve.contract import triton_config
 from service.body import json_response, read_body
+from service.core import version_key
 from service.deps import ServiceDep
 from service.errors import BadRequest, NotReady
 from service.oip import HEADER_LENGTH, InferRequest, OutputTensor, classify, encode_response, parse_infer
@@ -68,7 +69,7 @@ async def statistics(svc: ServiceDep, name: str | None = None, version: str | No
 async def model_metadata(name: str, svc: ServiceDep, version: str | None = None) -> Response:
     rt = svc.get(name, version)
     spec = rt.spec
-    return json_response({"name": rt.name, "versions": sorted(svc.models[rt.name]), "platform": "onnxruntime_onnx",
+    return json_response({"name": rt.name, "versions": sorted(svc.models[rt.name], key=version_key), "platform": "onnxruntime_onnx",
                           "inputs": [spec.input.oip()] if spec else [], "outputs": [spec.output.oip()] if spec else [],
                           "parameters": {"execution_provider": rt.provider, "ready": rt.ready}})
 

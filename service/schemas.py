@@ -44,8 +44,10 @@ class PredictRequest(ImageFields):
 class CompareRequest(ImageFields):
     """An A/B run: the same input through each model, interleaved in a random order per round."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"models": ["mlp", "fasterkan"], "iterations": 200}]})
-    models: list[str] = Field(["mlp", "fasterkan"], min_length=2, max_length=8)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"models": ["mlp", "fasterkan"], "iterations": 200},
+                                                              {"models": ["mlp:int8", "fasterkan:fp32"]}]})
+    models: list[str] = Field(["mlp", "fasterkan"], min_length=2, max_length=8,
+                              description='model names, each optionally with a precision: "mlp:int8", "fasterkan"')
     iterations: int = Field(50, ge=1, le=1000, description="timed rounds (each runs every model once)")
     warmup: int = Field(5, ge=0, le=100, description="untimed rounds first; the 10 s cap covers them too")
     batch_size: int = Field(1, ge=1, le=4096, description="images per timed run, at most every model's limit")
@@ -98,6 +100,7 @@ class SeenImage(BaseModel):
 class PredictResponse(BaseModel):
     model: str
     version: str
+    precision: str
     predictions: list[Prediction]
     timings: Timings
     debug: list[SeenImage] | None = Field(None, description="with ?debug=true")

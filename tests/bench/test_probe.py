@@ -59,6 +59,8 @@ def test_bodies_follow_both_protocols():
     assert np.allclose(np.reshape(tensor["data"], (3, 28, 28)), images, atol=1e-6)
     assert endpoint("http://h:1/", "m", "v1") == "http://h:1/v1/models/m/predict"
     assert endpoint("http://h:1", "m", "v2") == "http://h:1/v2/models/m/infer"
+    assert endpoint("http://h:1", "m:int8", "v1") == "http://h:1/v1/models/m/predict?precision=int8"
+    assert endpoint("http://h:1", "m:int8", "v2", "2") == "http://h:1/v2/models/m/versions/2/infer"
 
 
 def test_parse_labels():
@@ -269,3 +271,13 @@ def test_cli_writes_json_and_plot(server, tmp_path, capsys):
 def test_unknown_model_is_reported_before_timing(server):
     with pytest.raises(RuntimeError, match="'nope' failed all 2 warm-up requests; first: HTTP 404"):
         probe(server, models=["mlp", "nope"], input="random")
+
+
+def test_probe_compares_precisions(server):
+    """A/B by model × precision: mlp's int8 version against its fp32 one, by ?precision= (v1) and by version (v2)."""
+    if not server["shipped"]:
+        pytest.skip("no shipped int8 versions in this repository")
+    for protocol in ("v1", "v2"):
+        report = probe(server, protocol=protocol, models=["mlp:int8", "mlp"], requests=10)
+        assert [report["models"][m]["ok"] for m in ("mlp:int8", "mlp")] == [10, 10]
+        assert report["comparisons"][0]["agreement"]["fraction"] >= 0.9

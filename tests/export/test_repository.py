@@ -11,6 +11,7 @@ import torch
 from export.checks import accuracy, make_session
 from export.pipeline import ExportOptions, export_checkpoint
 from export.repository import verify_artifact
+from kanserve import pbtxt
 from kanserve.repository import file_sha256, load_index
 from models.registry import create_model
 from models.train import load_checkpoint
@@ -38,11 +39,13 @@ def test_layout_and_index(repository):
 
 
 def test_config_pbtxt(repository):
-    config = (repository / "kan/config.pbtxt").read_text()
-    for line in ('name: "kan"', 'platform: "onnxruntime_onnx"', "max_batch_size: 256", 'name: "images"',
-                 "data_type: TYPE_FP32", "dims: [ 1, 28, 28 ]", 'name: "logits"', "dims: [ 10 ]",
-                 "dynamic_batching {", "max_queue_delay_microseconds: 500", "version_policy: { all { } }"):
-        assert line in config
+    config = pbtxt.loads((repository / "kan/config.pbtxt").read_text())
+    assert config == {
+        "name": "kan", "platform": "onnxruntime_onnx", "max_batch_size": 256, "version_policy": {"all": {}},
+        "input": [{"name": "images", "data_type": "TYPE_FP32", "dims": [1, 28, 28], "format": "FORMAT_NCHW"}],
+        "output": [{"name": "logits", "data_type": "TYPE_FP32", "dims": [10], "label_filename": "labels.txt"}],
+        "dynamic_batching": {"max_queue_delay_microseconds": 500}}
+    assert (repository / "kan/labels.txt").read_text().split() == [str(d) for d in range(10)]
 
 
 def test_metadata_json_and_props_agree(repository):

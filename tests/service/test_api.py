@@ -127,3 +127,17 @@ def test_debug_shows_what_the_model_saw_and_where(client):
     assert image.shape == (28, 28) and image.max() == 255 and seen["inverted"] is False
     pixels = client.post("/v1/models/fasterkan/predict?debug=true", json={"images": IMG}).json()["debug"][0]
     assert pixels["bbox"] is None and "debug" not in client.post("/v1/models/fasterkan/predict", json={"images": IMG}).json()
+
+
+def test_precision_is_chosen_by_query_and_in_compare(client):
+    assert client.post("/v1/models/mlp/predict", json={"images": IMG}).json()["precision"] == "fp32"
+    int8 = client.post("/v1/models/mlp/predict?precision=int8", json={"images": IMG}).json()
+    assert (int8["version"], int8["precision"]) == ("2", "int8")
+    missing = client.post("/v1/models/mlp/predict?precision=fp16", json={"images": IMG})
+    assert missing.status_code == 404 and "no fp16 version" in missing.json()["error"]["message"]
+    assert client.post("/v1/models/mlp/predict?precision=fp8", json={"images": IMG}).status_code == 400
+    r = client.post("/v1/compare", json={"models": ["mlp:int8", "mlp"], "images": [IMG], "iterations": 5})
+    body = r.json()
+    assert r.status_code == 200 and body["models"] == ["mlp:int8", "mlp"]
+    assert body["latency"]["mlp:int8"]["precision"] == "int8" and body["latency"]["mlp"]["version"] == "1"
+    assert set(body["ratios"]) == {"mlp/mlp:int8"} and body["predictions"]["n"] == 1

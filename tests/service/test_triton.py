@@ -188,21 +188,21 @@ def _index_load_unload(client, repo: Path) -> None:
     assert index[("mlp", "1")]["state"] == "UNAVAILABLE" and index[("mlp", "1")]["reason"] == "unloaded"
     client.load_model("mlp")
     assert client.is_model_ready("mlp") and _infer(client, model="mlp").as_numpy("logits").shape == (3, 10)
-    _add_version(repo, "fasterkan", "1", "2")
+    _add_version(repo, "fasterkan", "1", "7")
     client.load_model("fasterkan")
-    assert client.is_model_ready("fasterkan", "2")
-    assert client.get_model_metadata("fasterkan")["versions"] == ["1", "2"]
+    assert client.is_model_ready("fasterkan", "7")
+    assert client.get_model_metadata("fasterkan")["versions"] == ["1", "2", "7"]
 
 
 def test_a_failed_load_keeps_the_old_version_serving(own_server):
     port, repo = own_server
-    _add_version(repo, "fasterkan", "1", "2")
-    model = repo / "fasterkan" / "2" / "model.onnx"
+    _add_version(repo, "fasterkan", "1", "7")
+    model = repo / "fasterkan" / "7" / "model.onnx"
     model.write_bytes(model.read_bytes()[:-100])  # no longer what index.json says
     with _client(port) as client:
-        with pytest.raises(InferenceServerException, match="failed to load 'fasterkan'.*version 2: sha256 mismatch"):
+        with pytest.raises(InferenceServerException, match="failed to load 'fasterkan'.*version 7: sha256 mismatch"):
             client.load_model("fasterkan")
-        assert client.is_model_ready("fasterkan", "1") and not client.is_model_ready("fasterkan", "2")
+        assert client.is_model_ready("fasterkan", "1") and not client.is_model_ready("fasterkan", "7")
         assert _infer(client).as_numpy("logits").shape == (3, 10)
 
 
@@ -226,23 +226,23 @@ print(json.dumps({"n": len(codes), "non_2xx": sum(c // 100 != 2 for c in codes),
 
 
 def test_rollout_under_load_fails_no_request(own_server):
-    """Version 2 is copied in and loaded, then version 1 is unlisted and the model reloaded, while 8 clients keep
-    sending: every request succeeds, and the answers move from version 1 to version 2."""
+    """A new fp32 version 7 is copied in and loaded, then version 1 is unlisted and the model reloaded, while 8
+    clients keep sending unversioned requests: every request succeeds, and the answers move from 1 to 7."""
     port, repo = own_server
     load = subprocess.Popen([sys.executable, "-c", ROLLOUT_LOAD, f"http://127.0.0.1:{port}/v2/models/fasterkan/infer",
                              "8"], stdout=subprocess.PIPE, text=True)
     with _client(port) as client:
         time.sleep(1.5)
-        _add_version(repo, "fasterkan", "1", "2")
+        _add_version(repo, "fasterkan", "1", "7")
         client.load_model("fasterkan")
         time.sleep(1.5)
         _edit_index(repo, lambda rows: rows.remove(next(r for r in rows if (r["name"], r["version"]) == (
             "fasterkan", "1"))))
         client.load_model("fasterkan")
-        assert client.get_model_metadata("fasterkan")["versions"] == ["2"]
+        assert client.get_model_metadata("fasterkan")["versions"] == ["2", "7"]
     out, _ = load.communicate(timeout=60)
     result = json.loads(out)
-    assert result["n"] > 100 and result["non_2xx"] == 0 and result["versions"] == ["1", "2"], result
+    assert result["n"] > 100 and result["non_2xx"] == 0 and result["versions"] == ["1", "7"], result
 
 
 def test_plain_triton_repository_serves(tmp_path, model_repo):
