@@ -10,6 +10,13 @@ def cmd_export(args) -> None:
     print(f"wrote {path}")
 
 
+def cmd_export_functions(args) -> None:
+    from export.functions import export_functions
+
+    for path in export_functions(args.checkpoint, args.out, args.name, args.version, args.data_dir, args.threads):
+        print(f"wrote {path}")
+
+
 def register(subparsers) -> None:
     """Add this package's subcommands to the `kanserve` parser."""
     s = subparsers.add_parser("export", help="export a checkpoint to a checked, standard-ops ONNX model repository")
@@ -23,3 +30,13 @@ def register(subparsers) -> None:
     s.add_argument("--data-dir", default=None, help="MNIST directory (default: $KANSERVE_DATA_DIR, then ./data/mnist)")
     s.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads for the checks")
     s.set_defaults(func=cmd_export)
+
+    s = subparsers.add_parser("export-functions", help="add a FasterKAN model's learned functions (functions.json) "
+                              "and explain graph (explain.onnx) to its exported fp32 version, checked against it")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--out", default="model_repository", help="model repository directory (default: %(default)s)")
+    s.add_argument("--name", default=None, help="model name (default: the checkpoint's model_name)")
+    s.add_argument("--version", type=int, default=1)
+    s.add_argument("--data-dir", default=None, help="MNIST directory (default: $KANSERVE_DATA_DIR, then ./data/mnist)")
+    s.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
+    s.set_defaults(func=cmd_export_functions)

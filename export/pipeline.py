@@ -8,6 +8,7 @@ import torch
 
 from export.checks import accuracy, check_standard, compare_logits, make_session, run_batched
 from export.folding import fold_for_export
+from export.functions import CHECK_IMAGES, kan_files
 from export.graph import IR_VERSION, OPSET, torch_to_onnx
 from export.metadata import build_metadata, config_pbtxt, set_metadata_props
 from export.precision import FP16_ATOL, FP16_MIN_AGREEMENT, HalfPrecision
@@ -86,8 +87,11 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, options: ExportOp
         opset=OPSET, ir_version=IR_VERSION, data_sha256=_data_sha256(metrics, opts.data_dir))
     set_metadata_props(proto, metadata)
     check_standard(proto)
-    return write_artifact(out, name, str(opts.version), proto.SerializeToString(deterministic=True), metadata,
-                          config_pbtxt(metadata), metadata["labels"])
+    model_bytes = proto.SerializeToString(deterministic=True)
+    files = kan_files(model, model_bytes, opts.data_dir, ckpt.get("train_config"), images[:CHECK_IMAGES],
+                      opts.threads) if opts.precision == "fp32" else {}
+    return write_artifact(out, name, str(opts.version), model_bytes, metadata, config_pbtxt(metadata),
+                          metadata["labels"], files)
 
 
 def _data_sha256(metrics: dict, data_dir: str | None) -> str:

@@ -13,7 +13,7 @@ DATATYPES = {"BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32":
              "FP32": np.float32, "FP64": np.float64}
 MNIST_LABELS = tuple(str(d) for d in range(10))
 PROVENANCE_KEYS = ("architecture", "parameters", "test_accuracy", "n_test", "data_sha256", "git_commit", "tools",
-                   "opset", "ir_version", "calibration", "source_sha256", "sha256")
+                   "opset", "ir_version", "calibration", "source_sha256", "sha256", "files")
 
 
 class ContractError(ValueError):

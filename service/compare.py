@@ -95,8 +95,11 @@ def run_compare(c: Comparison) -> dict:
                         "provider": m.provider} for m, s in zip(c.models, samples)}
     base = c.models[0].name
     ratios = {f"{m.name}/{base}": ratio_ci(samples[0], s) for m, s in zip(c.models[1:], samples[1:])}
-    return {"models": [m.name for m in c.models], "predictions": preds, "latency": latency, "ratios": ratios,
+    body = {"models": [m.name for m in c.models], "predictions": preds, "latency": latency, "ratios": ratios,
             "config": {"iterations": len(samples[0]), "requested_iterations": c.request.iterations,
                        "warmup": warmed, "requested_warmup": c.request.warmup, "batch_size": size,
                        "truncated_at_wall_s": c.max_wall_s if truncated else None,
                        "order": "interleaved, random per round"}}
+    if c.request.samples:
+        body["samples_ms"] = {m.name: np.round(np.asarray(s) * 1e3, 4) for m, s in zip(c.models, samples)}
+    return body
