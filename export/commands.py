@@ -5,7 +5,7 @@ def cmd_export(args) -> None:
     from export.pipeline import ExportOptions, export_checkpoint
 
     opts = ExportOptions(name=args.name, version=args.version, precision=args.precision, evaluate=args.evaluate,
-                         data_dir=args.data_dir, threads=args.threads)
+                         data_dir=args.data_dir, threads=args.threads, functions=args.functions)
     path = export_checkpoint(args.checkpoint, args.out, opts)
     print(f"wrote {path}")
 
@@ -15,6 +15,13 @@ def cmd_export_functions(args) -> None:
 
     for path in export_functions(args.checkpoint, args.out, args.name, args.version, args.data_dir, args.threads):
         print(f"wrote {path}")
+
+
+def cmd_functions(args) -> None:
+    from export.functions_figure import draw_functions, load_functions
+
+    functions, version = load_functions(args.model_repository, args.model, args.model_version)
+    print(f"wrote {draw_functions(functions, f'{args.model}/{version}', args.out, args.top, args.points)}")
 
 
 def register(subparsers) -> None:
@@ -29,6 +36,8 @@ def register(subparsers) -> None:
                    help="re-measure test accuracy with onnxruntime on the 10,000 test images and record it")
     s.add_argument("--data-dir", default=None, help="MNIST directory (default: $KANSERVE_DATA_DIR, then ./data/mnist)")
     s.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads for the checks")
+    s.add_argument("--no-functions", dest="functions", action="store_false",
+                   help="skip functions.json and explain.onnx (written by default for fp32 FasterKAN models)")
     s.set_defaults(func=cmd_export)
 
     s = subparsers.add_parser("export-functions", help="add a FasterKAN model's learned functions (functions.json) "
@@ -40,3 +49,13 @@ def register(subparsers) -> None:
     s.add_argument("--data-dir", default=None, help="MNIST directory (default: $KANSERVE_DATA_DIR, then ./data/mnist)")
     s.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     s.set_defaults(func=cmd_export_functions)
+
+    s = subparsers.add_parser("functions", help="draw a KAN model's learned functions (its functions.json) as a grid of "
+                              "small plots: one row per layer, its most important edges first (matplotlib)")
+    s.add_argument("--model", required=True)
+    s.add_argument("--model-version", default=None, help="default: the latest fp32 version with functions")
+    s.add_argument("--model-repository", default="model_repository")
+    s.add_argument("--top", type=int, default=8, help="edges per layer (default: %(default)s)")
+    s.add_argument("--points", type=int, default=96, help="samples per curve (default: %(default)s)")
+    s.add_argument("--out", default="functions.png")
+    s.set_defaults(func=cmd_functions)

@@ -84,10 +84,12 @@ def training_sample(data_dir: str | Path | None, train_config: dict | None) -> t
     return (images[index].astype(np.float32) / 255.0)[:, None], declared
 
 
-def measure(layers: list[KanLayer], inputs: list[np.ndarray], chunk: int = 256) -> None:
-    """Set each layer's input range and edge importance from its inputs x [n, in] (chunked: φ is [n, out, in])."""
+def measure(layers: list[KanLayer], inputs: list[np.ndarray], elements: int = 1 << 22) -> None:
+    """Set each layer's input range and edge importance from its inputs x [n, in] (φ is [n, out, in]: evaluated in
+    chunks of about `elements` values)."""
     for layer, x in zip(layers, inputs):
         u = layer.edge_inputs(x)
+        chunk = max(1, elements // (layer.shape[0] * layer.shape[1]))
         total = sum(np.abs(layer.phi(u[i:i + chunk])).sum(0) for i in range(0, len(u), chunk))
         layer.low, layer.high, layer.importance = u.min(0), u.max(0), total / len(u)
 
@@ -116,15 +118,15 @@ def kan_files(model: nn.Module, model_bytes: bytes, data_dir: str | Path | None,
     session = make_session(explain_bytes, threads)
     train_images, declared = training_sample(data_dir, train_config)
     layers = [layer_weights(m) for m in torch_layers]
-    measure(layers, _layer_inputs(session, train_images))
+    measure(layers, layer_inputs(session, train_images))
     functions = KanFunctions(layers, declared, names)
     functions.check()
     logits = run_batched(make_session(model_bytes, threads), check_images)
-    functions.measured["check"] = check_functions(functions, _layer_inputs(session, check_images), logits)
+    functions.measured["check"] = check_functions(functions, layer_inputs(session, check_images), logits)
     return {FUNCTIONS_FILE: dump_json(functions.to_json()).encode(), EXPLAIN_FILE: explain_bytes}
 
 
-def _layer_inputs(session, images: np.ndarray, batch_size: int = 256) -> list[np.ndarray]:
+def layer_inputs(session, images: np.ndarray, batch_size: int = 256) -> list[np.ndarray]:
     """explain.onnx's outputs for `images`, in batches: one [n, in_l] array per layer."""
     parts = [session.run(None, {"images": images[i:i + batch_size]}) for i in range(0, len(images), batch_size)]
     return [np.concatenate(layer) for layer in zip(*parts)]

@@ -25,6 +25,7 @@ class ExportOptions:
     evaluate: bool = False
     data_dir: str | None = None
     threads: int = 2
+    functions: bool = True  # FasterKAN heads: functions.json + explain.onnx beside an fp32 model (export/functions.py)
 
 
 def mnist_test_set(data_dir: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +90,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, options: ExportOp
     check_standard(proto)
     model_bytes = proto.SerializeToString(deterministic=True)
     files = kan_files(model, model_bytes, opts.data_dir, ckpt.get("train_config"), images[:CHECK_IMAGES],
-                      opts.threads) if opts.precision == "fp32" else {}
+                      opts.threads) if opts.functions and opts.precision == "fp32" else {}
     return write_artifact(out, name, str(opts.version), model_bytes, metadata, config_pbtxt(metadata),
                           metadata["labels"], files)
 

@@ -47,7 +47,7 @@ async def samples() -> Response:
     return json_response({"source": None, "samples": []})
 
 
-@api.get("/models/{name}/functions", response_model=FunctionsResponse)
+@api.get("/models/{name}/functions", response_model=FunctionsResponse, summary="Learned functions of a KAN model")
 async def functions(name: str, svc: ServiceDep, layer: LAYER = None, top: TOP = 16, points: POINTS = 32) -> Response:
     """A KAN model's learned edge functions φ, most important first (importance: mean |φ| over training images,
     measured at export), each sampled over the range its input took in training. An MLP has none: 404."""

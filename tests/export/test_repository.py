@@ -34,7 +34,9 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 def _export(checkpoint: Path, out: Path, data_dir: Path, *extra: str) -> None:
-    main(["export", "--checkpoint", str(checkpoint), "--out", str(out), "--data-dir", str(data_dir), *extra])
+    """The model alone: functions.json and explain.onnx are tests/export/test_functions.py's (and cost ~20 s here)."""
+    main(["export", "--checkpoint", str(checkpoint), "--out", str(out), "--data-dir", str(data_dir),
+          "--no-functions", *extra])
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def repository(checkpoint, data_dir, tmp_path_factory) -> Path:
 
 def test_layout_and_index(repository):
     files = sorted(str(p.relative_to(repository)) for p in repository.rglob("*") if p.is_file())
-    assert files == ["index.json", "kan/3/metadata.json", "kan/3/model.onnx", "kan/config.pbtxt"]
+    assert files == ["index.json", "kan/3/metadata.json", "kan/3/model.onnx", "kan/config.pbtxt", "kan/labels.txt"]
     sha = file_sha256(repository / "kan/3/model.onnx")
     assert load_index(repository) == [{"name": "kan", "version": "3", "path": "kan/3/model.onnx", "sha256": sha}]
     text = (repository / "index.json").read_text()
