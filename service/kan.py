@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.errors import BadRequest, NotFound, ServiceError
+from service.errors import NotFound, ServiceError
 
 log = logging.getLogger("kanserve.kan")
 FORMAT = "kanserve.kan-functions/1"
@@ -222,32 +222,6 @@ def explainer_of(rt, error: type[ServiceError] = NotFound) -> Explainer:
     why = (f"its KAN functions could not be loaded ({rt.kan_error})" if rt.kan_error else
            "it has no learnable activation functions (only a KAN head has them, exported with functions.json)")
     raise error(f"model {rt.name}/{rt.version} cannot show its functions: {why}")
-
-
-MAX_SAMPLES = 262_144  # edges × points in one /functions answer (~5 MB of JSON)
-
-
-def functions_body(rt, layer: int | None, top: int, points: int) -> dict:
-    """GET /v1/models/{name}/functions: the `top` most important edges of one layer (or of each), sampled."""
-    kan = explainer_of(rt)
-    layers = kan.functions.layers
-    if layer is not None and layer >= len(layers):
-        raise BadRequest(f"layer must be in 0..{len(layers) - 1} for {rt.name}")
-    chosen = range(len(layers)) if layer is None else [layer]
-    samples = sum(min(top, layers[i].importance.size) for i in chosen) * points
-    if samples > MAX_SAMPLES:
-        raise BadRequest(f"that asks for {samples} samples (edges × points), above the limit of {MAX_SAMPLES}; "
-                         "choose one `layer`, a smaller `top` or fewer `points`")
-    prov = rt.spec.provenance if rt.spec else {}
-    return {"model": rt.name, "version": rt.version, "architecture": prov.get("architecture"),
-            "measured": kan.functions.measured, "layers": [_layer_body(i, layers[i], top, points) for i in chosen]}
-
-
-def _layer_body(index: int, layer: KanLayer, top: int, points: int) -> dict:
-    out, inp = layer.shape
-    return {"index": index, "kind": "fasterkan", "inputs": inp, "outputs": out,
-            "basis": {"kind": "rswaf", "formula": "1 - tanh²((u - centre)·inv_h)", "centres": layer.grid,
-                      "inv_h": layer.inv_h}, "edges": sample_edges(layer, top, points)}
 
 
 def sample_edges(layer: KanLayer, top: int, points: int) -> list[dict]:

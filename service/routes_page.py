@@ -11,7 +11,8 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 
 from service.body import json_response
 from service.deps import ServiceDep
-from service.kan import functions_body
+from service.errors import BadRequest
+from service.kan import KanLayer, explainer_of, sample_edges
 from service.schemas import V1_ERRORS, FunctionsResponse
 
 STATIC = Path(__file__).parent / "static"
@@ -19,6 +20,7 @@ DOCS_ASSETS = "/static/docs"  # fastapi-offline's Swagger UI and ReDoc files (mo
 SAMPLES = STATIC / "samples.json"  # labelled MNIST test digits for the page's sample row, when the package ships them
 LAYER = Annotated[int | None, Query(ge=0, description="one KAN layer of the head (0 = first); default: every layer")]
 TOP = Annotated[int, Query(ge=1, le=1 << 20, description="keep the k most important edges of each layer")]
+MAX_SAMPLES = 262_144  # edges × points in one /functions answer (~5 MB of JSON)
 POINTS = Annotated[int, Query(ge=2, le=512, description="samples per edge, evenly spaced over its training range")]
 
 page = APIRouter(include_in_schema=False)
@@ -53,6 +55,29 @@ async def functions(name: str, svc: ServiceDep, layer: LAYER = None, top: TOP = 
     measured at export), each sampled over the range its input took in training. An MLP has none: 404."""
     model = svc.ready_model(name)
     return json_response(await svc.pool.run(functions_body, model, layer, top, points))
+
+
+def functions_body(rt, layer: int | None, top: int, points: int) -> dict:
+    """GET /v1/models/{name}/functions: the `top` most important edges of one layer (or of each), sampled."""
+    kan = explainer_of(rt)
+    layers = kan.functions.layers
+    if layer is not None and layer >= len(layers):
+        raise BadRequest(f"layer must be in 0..{len(layers) - 1} for {rt.name}")
+    chosen = range(len(layers)) if layer is None else [layer]
+    samples = sum(min(top, layers[i].importance.size) for i in chosen) * points
+    if samples > MAX_SAMPLES:
+        raise BadRequest(f"that asks for {samples} samples (edges × points), above the limit of {MAX_SAMPLES}; "
+                         "choose one `layer`, a smaller `top` or fewer `points`")
+    prov = rt.spec.provenance if rt.spec else {}
+    return {"model": rt.name, "version": rt.version, "architecture": prov.get("architecture"),
+            "measured": kan.functions.measured, "layers": [_layer_body(i, layers[i], top, points) for i in chosen]}
+
+
+def _layer_body(index: int, layer: KanLayer, top: int, points: int) -> dict:
+    out, inp = layer.shape
+    return {"index": index, "kind": "fasterkan", "inputs": inp, "outputs": out,
+            "basis": {"kind": "rswaf", "formula": "1 - tanh²((u - centre)·inv_h)", "centres": layer.grid,
+                      "inv_h": layer.inv_h}, "edges": sample_edges(layer, top, points)}
 
 
 def install_page(app: FastAPI) -> None:

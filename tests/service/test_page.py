@@ -62,7 +62,7 @@ class Watched:
 
     def _request(self, request):
         url = request.url
-        if not (url.startswith(self.base + "/") or url.startswith(f"blob:{self.base}/") or url.startswith("data:")):
+        if not url.startswith((self.base + "/", f"blob:{self.base}/", "data:")):
             self.foreign.append(url)
 
     def close(self):
