@@ -32,6 +32,7 @@ export function setupAB(models, samples) {
     $("ab-run").disabled = false;
     if (!r.ok) return void ($("ab-summary").textContent = errorText(r));
     $("ab-summary").textContent = summary(r.body, a, b);
+    $("ab-chart").hidden = false;
     drawHistograms($("ab-chart"), [{name: a, color: COLORS.a, values: r.body.samples_ms[a]},
       {name: b, color: COLORS.b, values: r.body.samples_ms[b]}]);
     document.body.dataset.ab = "done";
