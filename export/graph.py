@@ -30,14 +30,15 @@ def quiet_exporter() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def torch_to_onnx(model: torch.nn.Module, example: torch.Tensor, opset: int = OPSET) -> onnx.ModelProto:
+def torch_to_onnx(model: torch.nn.Module, example: torch.Tensor, opset: int = OPSET,
+                  output_names: list[str] | None = None) -> onnx.ModelProto:
     """Export `model` (eval mode) with a dynamic batch dimension; returns the cleaned ModelProto."""
     model = model.eval()
     batch = torch.export.Dim(BATCH_DIM, min=1, max=1 << 16)
     with quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
             model, (example,), dynamo=True, opset_version=opset, input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME], dynamic_shapes=({0: batch},), optimize=True, verbose=False,
+            output_names=output_names or [OUTPUT_NAME], dynamic_shapes=({0: batch},), optimize=True, verbose=False,
             external_data=False, report=False,
         )
     return normalise(program.model_proto)

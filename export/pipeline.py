@@ -9,6 +9,7 @@ import torch
 
 from export.checks import accuracy, check_standard, compare_logits, make_session, run_batched
 from export.folding import fold_for_export
+from export.functions import CHECK_IMAGES, kan_files
 from export.graph import IR_VERSION, OPSET, torch_to_onnx
 from export.metadata import build_metadata, config_pbtxt, set_metadata_props
 from export.precision import FP16_ATOL, FP16_MIN_AGREEMENT, HalfPrecision
@@ -28,6 +29,7 @@ class ExportOptions:
     evaluate: bool = False
     data_dir: str | None = None
     threads: int = 2
+    functions: bool = True  # FasterKAN heads: functions.json + explain.onnx beside an fp32 model (export/functions.py)
 
 
 def mnist_test_set(data_dir: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
@@ -86,8 +88,11 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, options: ExportOp
     else:
         proto, metadata = float_artifact(model, ckpt, opts, name, version, (images, labels), opts.precision,
                                          opts.evaluate)
-    return write_artifact(out, name, str(version), proto.SerializeToString(deterministic=True), metadata,
-                          config_pbtxt(metadata), metadata["labels"])
+    model_bytes = proto.SerializeToString(deterministic=True)
+    files = kan_files(model, model_bytes, opts.data_dir, ckpt.get("train_config"), images[:CHECK_IMAGES],
+                      opts.threads) if opts.functions and opts.precision == "fp32" else {}
+    return write_artifact(out, name, str(version), model_bytes, metadata, config_pbtxt(metadata), metadata["labels"],
+                          files)
 
 
 def float_artifact(model: torch.nn.Module, ckpt: dict, opts: ExportOptions, name: str, version: int,

@@ -14,7 +14,7 @@ DATATYPES = {"BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32":
 MNIST_LABELS = tuple(str(d) for d in range(10))
 PROVENANCE_KEYS = ("architecture", "parameters", "test_accuracy", "n_test", "data_sha256", "git_commit", "tools",
                    "opset", "ir_version", "calibration", "quantization", "fp32_sha256", "fp32_test_accuracy",
-                   "fp32_argmax_agreement", "sha256")
+                   "fp32_argmax_agreement", "sha256", "files")
 
 
 class ContractError(ValueError):

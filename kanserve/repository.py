@@ -171,16 +171,34 @@ def update_index(root: Path, name: str, version: str, rel_path: str, sha: str) -
 
 
 def write_artifact(root: str | Path, name: str, version: str, model_bytes: bytes, metadata: dict,
-                   config: str, labels: list[str] | None = None) -> Path:
-    """Write model.onnx, metadata.json (with sha256), config.pbtxt (+ labels.txt) and the index row; returns the
-    model path."""
+                   config: str, labels: list[str] | None = None, files: dict[str, bytes] | None = None) -> Path:
+    """Write model.onnx, metadata.json (with sha256), config.pbtxt (+ labels.txt), any extra `files` beside the
+    model, and the index row; returns the model path."""
     root = Path(root)
     version_dir = root / name / version
     sha = hashlib.sha256(model_bytes).hexdigest()
     _write_atomic(version_dir / "model.onnx", model_bytes)
     _write_atomic(version_dir / METADATA, dump_json({**metadata, "sha256": sha}).encode())
+    if files:
+        write_files(root, name, version, files)
     _write_atomic(root / name / CONFIG, config.encode())
     if labels:
         _write_atomic(root / name / "labels.txt", ("\n".join(labels) + "\n").encode())
     update_index(root, name, version, f"{name}/{version}/model.onnx", sha)
     return version_dir / "model.onnx"
+
+
+def write_files(root: str | Path, name: str, version: str, files: dict[str, bytes]) -> None:
+    """Write files beside an exported version's model.onnx (e.g. functions.json) and name them with their sha256
+    in its metadata.json's `files`, where the service finds them; model.onnx and index.json stay as they are."""
+    root = Path(root)
+    version_dir = root / name / version
+    metadata = _load_json(version_dir / METADATA, root)
+    if not isinstance(metadata, dict):
+        raise RepositoryError(f"{name}/{version}/{METADATA}: expected a JSON object")
+    for filename, data in sorted(files.items()):
+        if Path(filename).name != filename or filename in ("model.onnx", METADATA):
+            raise RepositoryError(f"{filename!r} cannot be written beside the model")
+        _write_atomic(version_dir / filename, data)
+    named = {**(metadata.get("files") or {}), **{f: hashlib.sha256(d).hexdigest() for f, d in files.items()}}
+    _write_atomic(version_dir / METADATA, dump_json({**metadata, "files": named}).encode())

@@ -3,6 +3,7 @@ import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.responses import Response
 
 from service import routes_v1, routes_v2
@@ -12,6 +13,7 @@ from service.errors import install_handlers
 from service.metrics import Metrics
 from service.middleware import ServiceMiddleware
 from service.openapi import install_openapi
+from service.routes_page import DOCS_ASSETS, install_page
 from service.settings import Settings
 
 
@@ -31,12 +33,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             service.close()
 
-    app = FastAPI(title="kanserve", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None,
-                  description="KAN and MLP MNIST classifiers on onnxruntime: a friendly /v1 API and the Open "
-                              "Inference Protocol on /v2.")
+    # Swagger UI from fastapi-offline's local copy (FastAPI's own /docs loads it from a CDN); /redoc: routes_page.
+    app = FastAPIOffline(title="kanserve", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+                         static_url=DOCS_ASSETS, favicon_url="/static/favicon.svg",
+                         swagger_ui_parameters={"validatorUrl": None},
+                         description="KAN and MLP MNIST classifiers on onnxruntime: a friendly /v1 API, the Open "
+                                     "Inference Protocol on /v2, and a page for people at /.")
     app.state.service = service
     app.include_router(routes_v1.router)
     app.include_router(routes_v2.router)
+    install_page(app)
     app.add_api_route("/metrics", _metrics, methods=["GET"], include_in_schema=False)
     install_handlers(app)
     install_openapi(app)

@@ -102,8 +102,11 @@ def run_compare(c: Comparison) -> dict:
                        "provider": m.provider, "version": m.version, "precision": m.spec.precision}
                for label, m, s in zip(c.labels, c.models, samples)}
     ratios = {f"{label}/{c.labels[0]}": ratio_ci(samples[0], s) for label, s in zip(c.labels[1:], samples[1:])}
-    return {"models": c.labels, "predictions": preds, "latency": latency, "ratios": ratios,
+    body = {"models": c.labels, "predictions": preds, "latency": latency, "ratios": ratios,
             "config": {"iterations": len(samples[0]), "requested_iterations": c.request.iterations,
                        "warmup": warmed, "requested_warmup": c.request.warmup, "batch_size": size,
                        "truncated_at_wall_s": c.max_wall_s if truncated else None,
                        "order": "interleaved, random per round"}}
+    if c.request.samples:
+        body["samples_ms"] = {label: np.round(np.asarray(s) * 1e3, 4) for label, s in zip(c.labels, samples)}
+    return body

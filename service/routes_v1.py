@@ -11,9 +11,10 @@ from service.body import json_response, media_type, read_body, require_json_or_n
 from service.compare import plan_comparison, run_compare
 from service.core import Service
 from service.deps import ServiceDep
-from service.errors import Busy
+from service.errors import BadRequest, Busy
 from service.imaging import Extraction, png_base64
 from service.inputs import from_encoded, from_fields, is_encoded, multipart_files
+from service.kan import explainer_of
 from service.openapi import json_body
 from service.runtime import ModelRuntime, softmax
 from service.schemas import (
@@ -33,6 +34,9 @@ PRECISION = Annotated[Literal["fp32", "fp16", "int8"] | None, Query(
 DEBUG = Annotated[bool, Query(description="also return, per image, the 28×28 input the model saw (base64 PNG) and "
                                           "the bounding box of the digit found in the upload (left, top, right, "
                                           "bottom; pixels)")]
+EXPLAIN = Annotated[bool, Query(description="KAN models: also return, per image, the last KAN layer's edge "
+                                            "contributions φ(u) to the predicted class's logit (they sum to it up to "
+                                            "the bias; the logits served are unchanged) and what each edge read")]
 
 router = APIRouter(prefix="/v1", tags=["v1"], responses=V1_ERRORS)
 UPLOAD = {"multipart/form-data": {"schema": {"type": "object", "properties": {"file": {
@@ -46,7 +50,7 @@ def model_info(rt: ModelRuntime) -> dict:
             "precision": spec.precision if spec else None, "provider": rt.provider, "ready": rt.ready,
             "error": rt.error, "max_batch_size": rt.max_batch_size,
             "inputs": [spec.input.oip()] if spec else None, "outputs": [spec.output.oip()] if spec else None,
-            "sha256": rt.entry.sha256}
+            "sha256": rt.entry.sha256, "functions": rt.kan is not None}
 
 
 def predictions(logits: np.ndarray) -> list[dict]:
@@ -85,11 +89,12 @@ def seen(x: np.ndarray, found: list[Extraction] | None) -> list[dict]:
 @router.post("/models/{name}/predict", response_model=PredictResponse,
              openapi_extra=json_body(PredictRequest, extra_content=UPLOAD))
 async def predict(name: str, request: Request, svc: ServiceDep, precision: PRECISION = None,
-                  debug: DEBUG = False) -> Response:
+                  debug: DEBUG = False, explain: EXPLAIN = False) -> Response:
     """Predict digits from pixel arrays, base64 image files or a multipart upload (photos are cropped and centred
     the way MNIST was made)."""
     t0 = time.perf_counter()
     model = svc.ready_model(name, precision=precision)
+    explainer = explainer_of(model, BadRequest) if explain else None
     with model.stats.request() as clock:
         async with svc.reserve(model) as slot:
             images, found = await read_images(request, svc)
@@ -104,6 +109,8 @@ async def predict(name: str, request: Request, svc: ServiceDep, precision: PRECI
             "timings": timings}
     if debug:
         body["debug"] = await svc.pool.run(seen, x, found)
+    if explainer is not None:  # its own graph and numpy: the served logits above are untouched
+        body["explain"] = await svc.pool.run(explainer.explain, x, result.output)
     return json_response(body)
 
 

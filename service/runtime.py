@@ -11,6 +11,7 @@ from kanserve.contract import ContractError, ModelSpec, TensorSpec, validate
 from kanserve.repository import ModelEntry
 from service.gpu import gpu_providers, run_bound
 from service.inference_stats import InferenceStats
+from service.kan import Explainer, load_explainer
 
 log = logging.getLogger("kanserve.runtime")
 GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
@@ -50,6 +51,8 @@ class ModelRuntime:
     warmup_ms: float | None = None
     seconds_per_image: float = float("inf")  # measured at warm-up (batch of 1); sizes the inline fast path
     stats: InferenceStats = field(default_factory=InferenceStats)
+    kan: Explainer | None = None  # a KAN head's learned functions and explain graph, when export wrote them
+    kan_error: str | None = None  # why they were named in metadata.json but could not be loaded
 
     @property
     def name(self) -> str:
@@ -84,6 +87,8 @@ def load_model(entry: ModelEntry, provider: str, intra_op_threads: int, max_batc
             rt.spec = spec_from_session(entry, rt.session)
             rt.max_batch_size = min(max_batch_size, rt.spec.max_batch_size)
         _warm_up(rt)
+        rt.kan, rt.kan_error = load_explainer(entry, lambda path: ort.InferenceSession(
+            path, session_options(intra_op_threads), providers=requested_providers(provider)))
     except Exception as e:  # noqa: BLE001 - onnxruntime raises many types; any of them means "not ready, why"
         log.error("model failed to load", extra={"model": rt.name, "version": rt.version, "detail": str(e)[:2000]})
         rt.error = _client_reason(e)

@@ -52,6 +52,7 @@ class CompareRequest(ImageFields):
     warmup: int = Field(5, ge=0, le=100, description="untimed rounds first; the 10 s cap covers them too")
     batch_size: int = Field(1, ge=1, le=4096, description="images per timed run, at most every model's limit")
     seed: int = Field(0, ge=0, le=2**32 - 1)
+    samples: bool = Field(False, description="also return every timed run's latency per model (ms, in run order)")
 
     @model_validator(mode="after")
     def _distinct(self) -> "CompareRequest":
@@ -97,6 +98,16 @@ class SeenImage(BaseModel):
     inverted: bool | None = Field(description="dark ink on a light background was inverted")
 
 
+class Explanation(BaseModel):
+    label: int = Field(description="the predicted class, whose logit is explained")
+    layer: int = Field(description="the KAN layer whose edges contribute (the last one)")
+    logit: float = Field(description="the served logit of `label` (the model's output, unchanged)")
+    bias: float = Field(description="the layer's bias for `label` (0 for FasterKAN)")
+    sum: float = Field(description="Σ contributions + bias: equals `logit` up to float rounding")
+    contributions: list[float] = Field(description="per input i of the layer: φ_{label,i}(u_i), its edge's value")
+    edge_inputs: list[list[float]] = Field(description="per KAN layer: the value u_i every edge from input i read")
+
+
 class PredictResponse(BaseModel):
     model: str
     version: str
@@ -104,6 +115,7 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
     timings: Timings
     debug: list[SeenImage] | None = Field(None, description="with ?debug=true")
+    explain: list[Explanation] | None = Field(None, description="with ?explain=true (KAN models)")
 
 
 class ModelInfo(BaseModel):
@@ -120,6 +132,7 @@ class ModelInfo(BaseModel):
     inputs: list[dict] | None
     outputs: list[dict] | None
     sha256: str | None
+    functions: bool = Field(description="a KAN with exported functions: GET .../functions and ?explain=true work")
 
 
 class ModelList(BaseModel):
@@ -132,6 +145,35 @@ class CompareResponse(BaseModel):
     latency: dict[str, dict] = Field(description="per model: p50/p90/p99/mean/min/max ms, throughput, provider")
     ratios: dict[str, dict] = Field(description="'B/A': ratio of medians with a bootstrap 95 % CI")
     config: dict
+    samples_ms: dict[str, list[float]] | None = Field(None, description="with \"samples\": true: every timed run's "
+                                                                         "latency per model, ms, in run order")
+
+
+class KanEdge(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    out: int = Field(description="output node j of the layer")
+    in_: int = Field(alias="in", description="input node i of the layer")
+    importance: float = Field(description="mean |φ_ji(u_i)| over the training images export measured on")
+    range: list[float] = Field(description="[low, high]: the u_i those training images produced")
+    x: list[float] = Field(description="u, evenly spaced over the range")
+    y: list[float] = Field(description="φ_ji(u)")
+
+
+class KanLayerFunctions(BaseModel):
+    index: int
+    kind: str = Field(description="the layer type, e.g. fasterkan")
+    inputs: int
+    outputs: int
+    basis: dict = Field(description="the basis every φ is a weighted sum of, e.g. RSWAF centres and 1/h")
+    edges: list[KanEdge] = Field(description="the `top` most important edges, most important first")
+
+
+class FunctionsResponse(BaseModel):
+    model: str
+    version: str
+    architecture: str | None
+    measured: dict = Field(description="which training images importance and ranges were measured on, and how")
+    layers: list[KanLayerFunctions]
 
 
 class ErrorDetail(BaseModel):

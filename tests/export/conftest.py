@@ -73,7 +73,9 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 def run_export(checkpoint: Path, out: Path, data_dir: Path, *extra: str) -> None:
-    """`kanserve export` as a user runs it."""
+    """`kanserve export` as a user runs it, without the KAN function files (tests/export/test_functions.py's; they
+    cost ~20 s an export here)."""
     from kanserve.cli import main
 
-    main(["export", "--checkpoint", str(checkpoint), "--out", str(out), "--data-dir", str(data_dir), *extra])
+    main(["export", "--checkpoint", str(checkpoint), "--out", str(out), "--data-dir", str(data_dir),
+          "--no-functions", *extra])
