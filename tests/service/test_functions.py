@@ -101,8 +101,9 @@ def test_an_mlp_has_no_learnable_activation_functions(client):
     r = client.post("/v1/models/mlp/predict?explain=true", json={"images": np.zeros((28, 28)).tolist()})
     assert r.status_code == 400 and "no learnable activation functions" in r.json()["error"]["message"]
     assert client.get("/v1/models/nope/functions").status_code == 404
-    cards = {m["name"]: m["functions"] for m in client.get("/v1/models").json()["models"]}
-    assert cards == {"mlp": False, "fasterkan": True}
+    cards = {(m["name"], m["precision"]): m["functions"] for m in client.get("/v1/models").json()["models"]}
+    assert cards == {("mlp", "fp32"): False, ("mlp", "int8"): False, ("fasterkan", "fp32"): True,
+                     ("fasterkan", "int8"): False}  # explanations are exact for fp32 only
 
 
 def test_compare_returns_every_run_when_asked(client):
