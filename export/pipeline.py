@@ -24,6 +24,7 @@ class ExportOptions:
     evaluate: bool = False
     data_dir: str | None = None
     threads: int = 2
+    progress: bool = False  # a progress bar while --evaluate measures the test accuracy
 
 
 def mnist_test_set(data_dir: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +79,8 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, options: ExportOp
     metrics = dict(ckpt.get("metrics") or {})
     if opts.evaluate:
         session = make_session(proto.SerializeToString(), opts.threads)
-        metrics.update(test_accuracy=accuracy(session, images, labels), n_test=len(labels))
+        measured = accuracy(session, images, labels, progress="evaluate (onnxruntime)" if opts.progress else None)
+        metrics.update(test_accuracy=measured, n_test=len(labels))
     name = opts.name or ckpt["model_name"]
     metadata = build_metadata(
         name=name, version=opts.version, architecture=ckpt["model_name"],
