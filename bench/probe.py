@@ -147,8 +147,9 @@ def aggregate(results: list[Result], cfg: ProbeConfig, wall_s: float, truth: Cal
 
 
 def busy_images_per_s(latencies_s: list[float], batch_size: int, concurrency: int) -> float | None:
-    """Images per second of a model's own busy time: Σ latency / concurrency is how long its requests kept the
-    client's workers occupied (exact at concurrency 1). The shared wall time would give every model the same rate."""
+    """Images per second of a model's own busy time: Σ latency / concurrency is its share of the run's wall time
+    (the models' shares add up to it while every worker is busy; exact at concurrency 1). The shared wall time
+    itself would give every model the same rate."""
     busy = sum(latencies_s) / concurrency
     return len(latencies_s) * batch_size / busy if busy > 0 else None
 
