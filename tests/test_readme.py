@@ -8,14 +8,13 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from kanserve.cli import build_parser
 from tests.conftest import REPO_ROOT
+from tests.service.conftest import free_port, wait_ready
 
 KANSERVE = ".venv/bin/kanserve"
 CHEAP = re.compile(rf"^(curl |{re.escape(KANSERVE)} (summary|models|probe)\b)")
@@ -52,7 +51,11 @@ def test_readme_has_the_commands_this_test_runs():
     assert not any(c.startswith("kanserve ") for c in COMMANDS), "use .venv/bin/kanserve, as everywhere else"
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c.startswith(KANSERVE)])
+def short(command: str) -> str:
+    return re.sub(r"[^\w./:-]+", "_", command.split("#")[0].strip())[:70]
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c.startswith(KANSERVE)], ids=short)
 def test_every_kanserve_line_parses(command):
     argv = shlex.split(command, comments=True)[1:]
     args = build_parser().parse_args(argv)  # a wrong option or command exits 2 here
@@ -95,14 +98,6 @@ def env(clone, tmp_path_factory) -> dict[str, str]:
     return {**clean, "HOME": str(home), "PYTHONPATH": str(clone), "NO_COLOR": "1"}
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def port(clone, env, tmp_path_factory):
     """`make serve` runs `kanserve serve` (127.0.0.1, ./model_repository); here on a free port instead of 8000."""
@@ -112,16 +107,10 @@ def port(clone, env, tmp_path_factory):
         proc = subprocess.Popen([KANSERVE, "serve", "--port", str(port)], cwd=clone, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not become ready (exit {proc.poll()}):\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1, trust_env=False).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+        try:
+            wait_ready(proc, port, timeout=90)
+        except (AssertionError, TimeoutError) as e:
+            pytest.fail(f"server did not become ready ({e}):\n{log_path.read_text()[-3000:]}")
         yield port
     finally:
         proc.terminate()
@@ -133,7 +122,7 @@ def run(command: str, clone: Path, env: dict, timeout: float = 180) -> subproces
                           text=True, timeout=timeout, check=False)
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if CHEAP.match(c)])
+@pytest.mark.parametrize("command", [c for c in COMMANDS if CHEAP.match(c)], ids=short)
 def test_readme_command_runs_as_printed(command, clone, env, port):
     on_test_port = re.sub(r"\b(localhost|127\.0\.0\.1):8000\b", f"127.0.0.1:{port}", command)
     done = run(on_test_port, clone, env)
