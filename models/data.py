@@ -23,6 +23,7 @@ SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"]
 _IDX_DTYPES = {0x08: np.uint8}
+FILES = ", ".join(f"{stem}.gz" for stem in CANONICAL)  # what to copy by hand, for the error messages
 
 
 class MNISTError(RuntimeError):
@@ -77,7 +78,7 @@ def _find(data_dir: Path, stem: str) -> Path:
         if path.exists():
             return path
     raise MNISTError(f"missing MNIST file {data_dir / stem}[.gz]: run `kanserve download --data-dir {data_dir}`, "
-                     f"or copy the four MNIST files ({', '.join(f'{s}.gz' for s in CANONICAL)}) into {data_dir}")
+                     f"or copy the four MNIST files ({FILES}) into {data_dir}")
 
 
 def _decompress(payload: bytes, name: str) -> bytes:
@@ -158,9 +159,8 @@ def download_mnist(data_dir: Path | str, mirrors: list[str] | None = None, timeo
 
 def offline_message(data_dir: Path, stem: str, errors: list[str]) -> str:
     """What to do when no mirror answers: the exact files, where they go, and the two ways to name a copy."""
-    files = ", ".join(f"{s}.gz" for s in CANONICAL)
     return (f"could not download {stem}.gz ({'; '.join(errors)}). Without network access, copy the four MNIST "
-            f"files ({files}; uncompressed works too) into {data_dir}, or pass --data-dir DIR or set "
+            f"files ({FILES}; uncompressed works too) into {data_dir}, or pass --data-dir DIR or set "
             f"KANSERVE_DATA_DIR=DIR to a folder that has them")
 
 
