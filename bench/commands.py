@@ -32,6 +32,8 @@ def cmd_bench(args) -> None:
 
 def register(subparsers) -> None:
     """Add this package's subcommands to the `kanserve` parser."""
+    from kanserve.cli import DATA_DIR_HELP
+
     s = subparsers.add_parser("probe", help="A/B latency probe of models on a running server (v1 or OIP v2)")
     s.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
     s.add_argument("--models", default="mlp,fasterkan",
@@ -41,16 +43,19 @@ def register(subparsers) -> None:
     s.add_argument("--batch-size", type=int, default=1, help="images per request")
     s.add_argument("--input", choices=["mnist", "random"], default="mnist",
                    help="MNIST test images (reports accuracy) or uniform random pixels")
-    s.add_argument("--data-dir", default=None, help="MNIST dir; default: $KANSERVE_DATA_DIR, then ./data/mnist")
+    s.add_argument("--data-dir", default=None,
+                   help=DATA_DIR_HELP.replace("downloaded there once and checked against the canonical checksums",
+                                              "if already there; else the packaged sample of 256 test digits"))
     s.add_argument("--protocol", choices=["v1", "v2"], default="v1",
                    help="v1: /v1/models/NAME/predict; v2: Open Inference Protocol /v2/models/NAME/infer")
     s.add_argument("--warmup", type=int, default=10, help="untimed requests per model first")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seeds the input choice and the request order")
     s.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     s.add_argument("--header", action="append", default=[], metavar="NAME:VALUE",
                    help="extra request header, e.g. an API key (repeatable)")
     s.add_argument("--json", default=None, metavar="OUT.json", help="write the full report (with samples)")
-    s.add_argument("--plot", default=None, metavar="OUT.png", help="latency CDFs and histograms (matplotlib)")
+    s.add_argument("--plot", default=None, metavar="OUT.png",
+                   help="latency CDFs and histograms, titled with the latency ratio and its CI (needs matplotlib)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_probe)
 

@@ -51,7 +51,7 @@ def fasterkan_parts(layer, folded: bool) -> dict[str, tuple[nn.Module, int]]:
     if folded:
         f = FoldedFasterKANLayer(layer)
         return {"layer": (f, n_in), "ln+basis": (Lambda(f.bases, f), n_in), "matmul": (Lambda(f.mix, f), n_basis)}
-    basis = Lambda(lambda x: layer.rbf(layer.layernorm(x)).flatten(1), layer)
+    basis = Lambda(lambda x: layer.rswaf(layer.layernorm(x)).flatten(1), layer)
     return {"layer": (layer, n_in), "ln+basis": (basis, n_in), "matmul": (Lambda(layer.spline_linear, layer), n_basis)}
 
 

@@ -3,7 +3,10 @@
 Every input batch is sent to every model, in a random order per batch, by C concurrent workers, so drift in the
 machine's load hits all models alike. Per model it reports latency percentiles, throughput and errors by status;
 per pair (first model = A, each other = B) the B/A ratio of median latencies with a bootstrap 95 % CI, the
-Mann–Whitney U p-value, and how often the two models' predicted labels agree on the same images.
+Mann–Whitney U p-value, and how often the two models' predicted labels agree on the same images. A model's
+throughput is measured on its own busy time (the sum of its request latencies over the concurrency), not on the
+wall time that the interleaved models share. MNIST inputs are the test split when a copy is at hand, else the
+packaged sample of 256 test digits.
 
 The pure parts (schedule, inputs, request bodies, response parsing, aggregation) are plain functions; only
 `run_jobs` touches the network.
@@ -75,17 +78,18 @@ def make_schedule(n_requests: int, models: list[str], seed: int) -> list[tuple[i
     return [(i, models[k]) for i in range(n_requests) for k in rng.permutation(len(models))]
 
 
-def load_pool(kind: str, n_images: int, seed: int, data_dir: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Input images float32 [P, 28, 28] in [0, 1] (white digit on black) and their labels (None for random)."""
+def load_pool(kind: str, n_images: int, seed: int, data_dir: str | None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Input images float32 [P, 28, 28] in [0, 1] (white digit on black), their labels (None for random) and
+    where they came from."""
     rng = np.random.default_rng(seed)
     size = max(1, min(POOL_MAX, n_images))
     if kind == "random":
-        return rng.random((size, 28, 28), dtype=np.float32), None
-    from models.data import load_mnist  # numpy-only module
+        return rng.random((size, 28, 28), dtype=np.float32), None, "uniform random pixels"
+    from models.data import labelled_test_digits  # numpy-only module
 
-    images, labels = load_mnist("test", data_dir)
+    images, labels, source = labelled_test_digits(data_dir)
     pick = rng.permutation(len(images))[:size]
-    return images[pick].astype(np.float32) / 255.0, labels[pick].astype(np.int64)
+    return images[pick].astype(np.float32) / 255.0, labels[pick].astype(np.int64), source
 
 
 def batch_indices(index: int, batch_size: int, pool_size: int) -> np.ndarray:
@@ -145,26 +149,35 @@ def parse_labels(payload: dict, protocol: str, batch_size: int) -> list[int]:
 
 
 def aggregate(results: list[Result], cfg: ProbeConfig, wall_s: float, truth: Callable[[int], np.ndarray] | None,
-              n_boot: int = 2000) -> dict:
+              n_boot: int = 2000, input_source: str | None = None) -> dict:
     """The report: config, per-model latency/throughput/errors/accuracy, and A-vs-B comparisons."""
     by_model = {m: [r for r in results if r.model == m] for m in cfg.models}
-    per_model = {m: _model_report(rs, cfg, wall_s, truth) for m, rs in by_model.items()}
+    per_model = {m: _model_report(rs, cfg, truth) for m, rs in by_model.items()}
     comparisons = [_compare(by_model[cfg.models[0]], by_model[b], cfg.models[0], b, cfg.seed, n_boot)
                    for b in cfg.models[1:]]
     ok = [r for r in results if r.labels is not None]
     config = {k: v for k, v in asdict(cfg).items() if k != "headers"}  # headers may carry an API key
-    return {"config": config, "wall_s": wall_s, "requests_per_s": len(ok) / wall_s if wall_s > 0 else None,
-            "models": per_model, "comparisons": comparisons,
+    return {"config": config, "input_source": input_source, "wall_s": wall_s,
+            "requests_per_s": len(ok) / wall_s if wall_s > 0 else None, "models": per_model,
+            "comparisons": comparisons,
             "samples_ms": {m: [round(r.latency_s * 1e3, 4) for r in rs if r.labels is not None]
                            for m, rs in by_model.items()}}
 
 
-def _model_report(rs: list[Result], cfg: ProbeConfig, wall_s: float, truth) -> dict:
+def busy_images_per_s(latencies_s: list[float], batch_size: int, concurrency: int) -> float | None:
+    """Images per second of a model's own busy time: Σ latency / concurrency is its share of the run's wall time
+    (the models' shares add up to it while every worker is busy; exact at concurrency 1). The shared wall time
+    itself would give every model the same rate."""
+    busy = sum(latencies_s) / concurrency
+    return len(latencies_s) * batch_size / busy if busy > 0 else None
+
+
+def _model_report(rs: list[Result], cfg: ProbeConfig, truth) -> dict:
     ok = [r for r in rs if r.labels is not None]
+    latencies = [r.latency_s for r in ok]
     report = {"n": len(rs), "ok": len(ok), "status_counts": dict(sorted(Counter(r.status for r in rs).items())),
-              "latency": latency_summary([r.latency_s for r in ok]) if ok else None,
-              # all models share the run's wall time (interleaved), so this is each model's share of it
-              "images_per_s": len(ok) * cfg.batch_size / wall_s if wall_s > 0 else None,
+              "latency": latency_summary(latencies) if ok else None,
+              "images_per_s": busy_images_per_s(latencies, cfg.batch_size, cfg.concurrency),
               "first_error": next((r.error for r in rs if r.error), None), "accuracy": None}
     if truth is not None and ok:
         hits = sum(int(np.sum(np.asarray(r.labels) == truth(r.index))) for r in ok)
@@ -192,8 +205,8 @@ def format_table(report: dict) -> str:
     head = (f"{cfg['protocol']} {cfg['url']}  requests={cfg['requests']}/model  batch={cfg['batch_size']}  "
             f"concurrency={cfg['concurrency']}  input={cfg['input']}  wall={report['wall_s']:.1f}s")
     cols = f"{'model':<14}{'ok/n':>11}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'max ms':>9}" \
-           f"{'img/s':>9}{'acc':>8}  errors"
-    lines = [head, cols, "-" * len(cols)]
+           f"{'img/s*':>9}{'acc':>8}  errors"
+    lines = [head, f"inputs: {report.get('input_source') or cfg['input']}", cols, "-" * len(cols)]
     for name, m in report["models"].items():
         lat = m["latency"] or {}
         nums = "".join(f"{lat[k]:>9.2f}" if k in lat else f"{'-':>9}"
@@ -201,6 +214,8 @@ def format_table(report: dict) -> str:
         errors = ", ".join(f"{s}×{c}" for s, c in m["status_counts"].items() if s != "200") or "-"
         acc = f"{m['accuracy']:>8.4f}" if m["accuracy"] is not None else f"{'-':>8}"
         lines.append(f"{name:<14}{m['ok']:>5}/{m['n']:<5}{nums}{m['images_per_s'] or 0:>9.1f}{acc}  {errors}")
+    lines.append("* img/s: images answered per second of the model's own busy time (Σ latency / concurrency), not "
+                 "of the wall time the interleaved models share")
     for c in report["comparisons"]:
         lines.append(_format_comparison(c))
     return "\n".join(lines)
@@ -277,7 +292,7 @@ def run_probe(cfg: ProbeConfig, progress: bool = True) -> dict:
     from tqdm import tqdm
 
     cfg.validate()
-    pool, labels = load_pool(cfg.input, (cfg.requests + cfg.warmup) * cfg.batch_size, cfg.seed, cfg.data_dir)
+    pool, labels, source = load_pool(cfg.input, (cfg.requests + cfg.warmup) * cfg.batch_size, cfg.seed, cfg.data_dir)
     bodies: dict[int, bytes] = {}  # slot -> body, shared by all models and reused when the pool cycles
     slots = max(1, len(pool) // cfg.batch_size)
 
@@ -303,7 +318,7 @@ def run_probe(cfg: ProbeConfig, progress: bool = True) -> dict:
     def truth(index: int) -> np.ndarray:
         return labels[batch_indices(index, cfg.batch_size, len(pool))]
 
-    return aggregate(results, cfg, wall, truth if labels is not None else None)
+    return aggregate(results, cfg, wall, truth if labels is not None else None, input_source=source)
 
 
 def _check_warmup(results: list[Result]) -> None:
@@ -315,6 +330,30 @@ def _check_warmup(results: list[Result]) -> None:
 
 
 # --- output ---------------------------------------------------------------------------------------------------
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """The coarsest series of round values (1, 1-2-5, 1-1.5-2-3-5-7 or 1…9 per decade) with ≥ 3 ticks in [lo, hi]."""
+    decades = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+    for mantissas in ((1,), (1, 2, 5), (1, 1.5, 2, 3, 5, 7), range(1, 10)):
+        ticks = [float(f"{m * 10.0 ** e:.3g}") for e in decades for m in mantissas]
+        ticks = [t for t in ticks if lo <= t <= hi]
+        if len(ticks) >= 3:
+            return ticks
+    return sorted({float(f"{lo:.2g}"), float(f"{hi:.2g}")})
+
+
+def plot_title(report: dict) -> str:
+    """What was measured and the answer: target, protocol, load, and each comparison's latency ratio with its CI."""
+    cfg = report["config"]
+    target = (f"{cfg['url']} ({cfg['protocol']}): {cfg['requests']} requests per model, batch {cfg['batch_size']}, "
+              f"concurrency {cfg['concurrency']}, {cfg['input']} inputs")
+    lines = [target]
+    for c in report["comparisons"]:
+        if r := c["latency_ratio"]:
+            lines.append(f"{c['b']} / {c['a']} median latency {r['ratio']:.2f} "
+                         f"(95 % CI {r['ci_low']:.2f}–{r['ci_high']:.2f})")
+    return "\n".join(lines)
+
 
 def plot(report: dict, path: str | Path) -> bool:
     """Latency CDFs and histograms per model as a PNG; False (and a message) when matplotlib is missing."""
@@ -328,19 +367,20 @@ def plot(report: dict, path: str | Path) -> bool:
         print("matplotlib is not installed (pip install 'kanserve[train]'): skipping the plot")
         return False
     samples = {m: np.sort(np.asarray(s)) for m, s in report["samples_ms"].items() if s}
-    fig, (ax_cdf, ax_hist) = plt.subplots(1, 2, figsize=(11, 4.2))
-    ticks = []
+    fig, (ax_cdf, ax_hist) = plt.subplots(1, 2, figsize=(11, 4.6))
+    lo = hi = None
     if samples:
-        lo, hi = min(s[0] for s in samples.values()), max(s[-1] for s in samples.values())
-        bins = np.geomspace(max(lo, 1e-3), max(hi, lo * 1.01, 1e-3 * 1.01), 60)
-        ticks = sorted({float(f"{t:.2g}") for t in np.geomspace(bins[0], bins[-1], 7)})  # labels inside one decade
+        lo = max(min(s[0] for s in samples.values()), 1e-3)
+        hi = max(max(s[-1] for s in samples.values()), lo * 1.01)
+        bins = np.geomspace(lo, hi, 60)
         for name, s in samples.items():
             ax_cdf.plot(s, np.arange(1, len(s) + 1) / len(s), label=f"{name} (n={len(s)})")
             ax_hist.hist(s, bins=bins, histtype="step", label=name)
-    cfg = report["config"]
     for ax, title, ylabel in ((ax_cdf, "latency CDF", "fraction of requests"), (ax_hist, "histogram", "requests")):
         ax.set_xscale("log")
-        ax.set_xticks(ticks)
+        if lo is not None:
+            ax.set_xlim(lo, hi)
+            ax.set_xticks(log_ticks(lo, hi))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # plain milliseconds, not 3×10⁰
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("latency per request (ms)")
@@ -348,7 +388,7 @@ def plot(report: dict, path: str | Path) -> bool:
         ax.set_title(title)
         ax.grid(alpha=0.3, which="both")
         ax.legend()
-    fig.suptitle(f"{cfg['protocol']} batch={cfg['batch_size']} concurrency={cfg['concurrency']} input={cfg['input']}")
+    fig.suptitle(plot_title(report), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

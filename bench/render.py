@@ -13,7 +13,9 @@ from service.stats import ratio_ci
 
 MODELS = ("mlp", "fasterkan")
 NAMES = {"mlp": "MLP", "fasterkan": "FasterKAN"}
-# The seed report's experiment table (seed/000_001d1c7b8179bfa9.txt): accuracy, time per epoch, epochs, params.
+# The experiment table of the research report "Kolmogorov–Arnold Networks Research Report" (Pham Huy Chau Long,
+# 2024): accuracy, time per epoch, epochs, params.
+REPORT_TITLE = "the research report (“Kolmogorov–Arnold Networks Research Report”, Pham Huy Chau Long, 2024)"
 REPORT = {"mlp": {"accuracy": "~99.5", "seconds_per_epoch": 58, "epochs": 17, "parameters": 3_272_842},
           "fasterkan": {"accuracy": "~99.5", "seconds_per_epoch": 470, "epochs": 22, "parameters": 1_427_488}}
 FAMILY = {"bspline_recursion": "B-spline KAN, Cox–de Boor recursion (efficient-kan)",
@@ -231,7 +233,7 @@ def section_training(out: Path) -> list[str]:
     ts, training = load(out, "train_speed.json"), load(out, "training.json")
     tm = (training or {}).get("models", {})
     lines = ["## 1. The report's experiment table, reproduced", "",
-             ("Report: the seed report's table. Ours: the real training runs (reports/training.json, written by the "
+             (f"Report: the experiment table of {REPORT_TITLE}. Ours: the real training runs (reports/training.json, written by the "
              "training job) and the training speed measured in this run (bench/train_speed.py: the same AdamW steps "
              "with augmentation on real MNIST batches, both models interleaved; s/epoch = median step × steps/epoch)."), ""]
     rows = []
@@ -291,8 +293,8 @@ def section_family(out: Path) -> list[str]:
     claim_rows = [[c["text"], f"{c['claim']:.2f}×", label, f"{v:.2f}×", verdict(v, c["claim"])]
                   for key, c in CLAIMS.items() for label, v in ratios[key].items()]
     lines += table(["claim", "claimed", "setting", "measured", "verdict"], claim_rows)
-    lines += ["", "How the claims were measured (anchors/kan.md §2): "
-              + "; ".join(f"{c['text']} — {c['measured_by_authors']}" for c in CLAIMS.values()) + ". "
+    lines += ["", "How the claims were measured by their authors: "
+              + "; ".join(f"{c['text']} — {c['measured_by_authors']} ({c['source']})" for c in CLAIMS.values()) + ". "
               "An unsynchronised GPU timing of a tiny layer counts kernel launches, so a basis written in fewer ops "
               "wins by its op count; on this CPU the same forward costs the arithmetic of the basis over the "
               "[N, in, G] tensor plus the matmul, so the ratios above are what the maths costs here. "
@@ -382,7 +384,7 @@ def section_serving(out: Path, md_dir: Path) -> list[str]:
         lines += [""]
     if probe is not None:
         cfg = probe["config"]
-        lines += ["", (f"`kanserve probe` against a uvicorn server started by the report ({cfg['protocol']}, "
+        lines += ["", (f"`kanserve probe` against a uvicorn server started by `kanserve bench` ({cfg['protocol']}, "
                   f"{cfg['requests']} requests per model, batch {cfg['batch_size']}, concurrency {cfg['concurrency']}, "
                   f"{cfg['input']} inputs, models interleaved in random order):"), ""]
         rows = [[NAMES.get(n, n), f"{m['ok']}/{m['n']}", *(f"{m['latency'][k]:.2f}" for k in ("p50_ms", "p90_ms", "p99_ms")),

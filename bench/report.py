@@ -50,16 +50,6 @@ def untrained_repository(root: Path) -> Path:
     return root
 
 
-def mnist_available(data_dir: str | None) -> bool:
-    from models.data import load_mnist
-
-    try:
-        load_mnist("test", data_dir)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "use random inputs"
-        return False
-
-
 def run_train_speed(cfg: dict, data_dir: str | None, out: Path) -> None:
     import torch
 
@@ -116,8 +106,7 @@ def run_probe_section(cfg: dict, repo: Path, data_dir: str | None, out: Path) ->
                  {"KANSERVE_LOG_LEVEL": "warning"}, port)
     try:
         probe_cfg = ProbeConfig(url=f"http://127.0.0.1:{port}", models=list(MODELS), requests=cfg["probe_requests"],
-                                input="mnist" if mnist_available(data_dir) else "random", data_dir=data_dir,
-                                warmup=10)
+                                input="mnist", data_dir=data_dir, warmup=10)  # or the packaged sample
         report = run_probe(probe_cfg, progress=False)
     finally:
         proc.terminate()
@@ -128,6 +117,8 @@ def run_probe_section(cfg: dict, repo: Path, data_dir: str | None, out: Path) ->
 
 
 def run_all(args: argparse.Namespace) -> dict:
+    from tqdm import tqdm
+
     from bench.timing import machine_info
 
     cfg = QUICK if args.quick else FULL
@@ -146,13 +137,14 @@ def run_all(args: argparse.Namespace) -> dict:
                     ("precision", lambda: run_precision(cfg, args.threads, repo, args.data_dir, out)),
                     ("serving", lambda: run_serving(cfg, repo, out)),
                     ("probe", lambda: run_probe_section(cfg, repo, args.data_dir, out))]
-        for name, fn in sections:
-            if name in args.skip:
-                continue
-            print(f"== {name}", flush=True)
-            t0 = time.perf_counter()
-            fn()
-            info["durations_s"][name] = round(time.perf_counter() - t0, 1)
+        todo = [(name, fn) for name, fn in sections if name not in args.skip]
+        with tqdm(todo, desc="bench", unit="section", disable=args.no_progress, dynamic_ncols=True) as bar:
+            for name, fn in bar:
+                bar.set_postfix_str(name)
+                tqdm.write(f"== {name}")
+                t0 = time.perf_counter()
+                fn()
+                info["durations_s"][name] = round(time.perf_counter() - t0, 1)
     info["machine"]["load_avg_end"] = list(os.getloadavg())
     write_json(out / "bench.json", info)
     return info
@@ -170,14 +162,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="reports", help="directory for the JSON and PNG files")
     p.add_argument("--model-repository", default="model_repository",
                    help="uses NAME/1/model.onnx of mlp and fasterkan when present, else untrained exports")
-    p.add_argument("--markdown", default="BENCHMARKS.md")
-    p.add_argument("--data-dir", default=None, help="MNIST dir; default: $KANSERVE_DATA_DIR, then ./data/mnist")
+    p.add_argument("--markdown", default="BENCHMARKS.md", help="the report rendered from the JSON files")
+    p.add_argument("--data-dir", default=None, help="MNIST folder (default: $KANSERVE_DATA_DIR, then "
+                   "~/.cache/kanserve/mnist, downloaded there once)")
     p.add_argument("--threads", type=int, default=1,
-                   help="intra-op threads for inference timing (default 1: the service's split of 2 cores "
-                        "over 2 models, and robust to a busy machine)")
+                   help="intra-op threads for inference timing (1: the service's split of 2 cores over 2 models, "
+                        "and robust to a busy machine)")
     p.add_argument("--skip", default="", help="comma-separated sections to skip (reuse their existing JSON): "
                    "train_speed,family,model_latency,precision,serving,probe")
     p.add_argument("--render-only", action="store_true", help="only rebuild the markdown and plots from the JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar over the sections")
 
 
 def bench(args: argparse.Namespace) -> None:

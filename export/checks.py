@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import onnx
 import onnxruntime as ort
+from tqdm import tqdm
 
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -49,10 +50,15 @@ def make_session(model: bytes | str, threads: int = 2) -> ort.InferenceSession:
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
-def run_batched(session: ort.InferenceSession, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Logits [N, 10] for float32 images [N, 1, 28, 28], in batches."""
+def run_batched(session: ort.InferenceSession, images: np.ndarray, batch_size: int = 500,
+                progress: str | None = None) -> np.ndarray:
+    """Logits [N, 10] for float32 images [N, 1, 28, 28], in batches; `progress` names a progress bar to show."""
     name = session.get_inputs()[0].name
-    parts = [session.run(None, {name: images[i : i + batch_size]})[0] for i in range(0, len(images), batch_size)]
+    parts = []
+    with tqdm(total=len(images), desc=progress, unit="img", disable=progress is None, dynamic_ncols=True) as bar:
+        for i in range(0, len(images), batch_size):
+            parts.append(session.run(None, {name: images[i : i + batch_size]})[0])
+            bar.update(len(parts[-1]))
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -66,5 +72,5 @@ def compare_logits(reference: np.ndarray, candidate: np.ndarray, atol: float = 1
     return result
 
 
-def accuracy(session: ort.InferenceSession, images: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(run_batched(session, images).argmax(1) == labels))
+def accuracy(session: ort.InferenceSession, images: np.ndarray, labels: np.ndarray, progress: str | None = None) -> float:
+    return float(np.mean(run_batched(session, images, progress=progress).argmax(1) == labels))

@@ -7,7 +7,8 @@ def cmd_export(args) -> None:
     from export.quantize import AccuracyRefused
 
     opts = ExportOptions(name=args.name, version=args.version, precision=args.precision, evaluate=args.evaluate,
-                         data_dir=args.data_dir, threads=args.threads, functions=args.functions)
+                         data_dir=args.data_dir, threads=args.threads, functions=args.functions,
+                         progress=not args.no_progress)
     try:
         path = export_checkpoint(args.checkpoint, args.out, opts)
     except AccuracyRefused as e:
@@ -32,9 +33,12 @@ def cmd_functions(args) -> None:
 
 def register(subparsers) -> None:
     """Add this package's subcommands to the `kanserve` parser."""
+    from kanserve.cli import DATA_DIR_HELP
+
     s = subparsers.add_parser("export", help="export a checkpoint to a checked, standard-ops ONNX model repository")
-    s.add_argument("--checkpoint", required=True)
-    s.add_argument("--out", default="model_repository", help="model repository directory (default: %(default)s)")
+    s.add_argument("--checkpoint", required=True, help="a checkpoint written by `kanserve train` (e.g. "
+                                                       "checkpoints/fasterkan.pt)")
+    s.add_argument("--out", default="model_repository", help="model repository folder to write into")
     s.add_argument("--name", default=None, help="model name (default: the checkpoint's model_name)")
     s.add_argument("--version", type=int, default=None,
                    help="model version directory (default: by precision, fp32 = 1, int8 = 2, fp16 = 3)")
@@ -42,8 +46,9 @@ def register(subparsers) -> None:
                    help="fp32; int8 (static QDQ, calibrated on 512 training images, refused with exit status 2 if "
                         "test accuracy drops more than 0.2 points below fp32); fp16 (for GPUs) (default: %(default)s)")
     s.add_argument("--evaluate", action="store_true",
-                   help="re-measure test accuracy with onnxruntime on the 10,000 test images and record it")
-    s.add_argument("--data-dir", default=None, help="MNIST directory (default: $KANSERVE_DATA_DIR, then ./data/mnist)")
+                   help="re-measure test accuracy with onnxruntime on the 10,000 test images and record it "
+                        "(default: record the checkpoint's own test accuracy)")
+    s.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     s.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads for the checks")
     s.add_argument("--no-functions", dest="functions", action="store_false",
                    help="skip functions.json and explain.onnx (written by default for fp32 FasterKAN models)")

@@ -36,13 +36,13 @@ class FoldedFasterKANLayer(nn.Module):
 
     def __init__(self, layer: FasterKANLayer):
         super().__init__()
-        ln, s = layer.layernorm, layer.rbf.inv_h.detach()
+        ln, s = layer.layernorm, layer.rswaf.inv_h.detach()
         w = layer.spline_linear.weight.detach()
         self.shape, self.eps = tuple(ln.normalized_shape), ln.eps
         self.register_buffer("ln_weight", ln.weight.detach() * s)
         self.register_buffer("ln_bias", ln.bias.detach() * s)
-        self.register_buffer("grid", (layer.rbf.grid * s)[:, None])  # [G, 1]
-        self.register_buffer("neg_weight", -grid_major(w, len(layer.rbf.grid)))
+        self.register_buffer("grid", (layer.rswaf.grid * s)[:, None])  # [G, 1]
+        self.register_buffer("neg_weight", -grid_major(w, len(layer.rswaf.grid)))
         self.register_buffer("row_sum", w.double().sum(1).float())
 
     def bases(self, x: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ class ExportOptions:
     data_dir: str | None = None
     threads: int = 2
     functions: bool = True  # FasterKAN heads: functions.json + explain.onnx beside an fp32 model (export/functions.py)
+    progress: bool = False  # a progress bar while --evaluate measures the test accuracy
 
 
 def mnist_test_set(data_dir: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
@@ -104,8 +105,9 @@ def float_artifact(model: torch.nn.Module, ckpt: dict, opts: ExportOptions, name
     check_parity(model, proto.SerializeToString(), images[:PARITY_IMAGES], precision, opts.threads)
     metrics = dict(ckpt.get("metrics") or {})
     if evaluate:
-        metrics.update(test_accuracy=accuracy(make_session(proto.SerializeToString(), opts.threads), images, labels),
-                       n_test=len(labels))
+        session = make_session(proto.SerializeToString(), opts.threads)
+        measured = accuracy(session, images, labels, progress="evaluate (onnxruntime)" if opts.progress else None)
+        metrics.update(test_accuracy=measured, n_test=len(labels))
     metadata = _metadata(model, ckpt, opts, name, version, precision, metrics)
     return _finish(proto, metadata), metadata
 

@@ -1,7 +1,12 @@
-"""MNIST from the standard IDX files (.gz or raw), verified against the canonical contents, and a downloader."""
+"""MNIST from the standard IDX files (.gz or raw), verified against the canonical contents, and where to find them.
+
+Where: `--data-dir`, else `$KANSERVE_DATA_DIR`, else a user cache (`~/.cache/kanserve/mnist`) that is filled by
+download once, every file checked against the canonical checksums.
+"""
 import gzip
 import hashlib
 import os
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -18,21 +23,62 @@ SPLITS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 MIRRORS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"]
 _IDX_DTYPES = {0x08: np.uint8}
+FILES = ", ".join(f"{stem}.gz" for stem in CANONICAL)  # what to copy by hand, for the error messages
 
 
 class MNISTError(RuntimeError):
     """A missing, truncated or corrupt MNIST file; the message names the file."""
 
 
-def default_data_dir() -> Path:
-    return Path(os.environ.get("KANSERVE_DATA_DIR", "./data/mnist"))
+def cache_dir() -> Path:
+    """The user cache the data set is downloaded into when neither --data-dir nor KANSERVE_DATA_DIR is given."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kanserve" / "mnist"
+
+
+def chosen_data_dir(data_dir: Path | str | None = None) -> Path | None:
+    """The folder the user named (--data-dir, then $KANSERVE_DATA_DIR), or None when they named none."""
+    named = data_dir or os.environ.get("KANSERVE_DATA_DIR")
+    return Path(named) if named else None
+
+
+def has_mnist(data_dir: Path, split: str | None = None) -> bool:
+    """Whether `data_dir` holds the files of `split` (of both splits when None), compressed or not."""
+    stems = SPLITS[split] if split else CANONICAL
+    return all((data_dir / f"{s}.gz").exists() or (data_dir / s).exists() for s in stems)
+
+
+def resolve_data_dir(data_dir: Path | str | None = None) -> Path:
+    """The MNIST folder: the one named, else the user cache, downloaded (and verified) there the first time."""
+    named = chosen_data_dir(data_dir)
+    if named is not None:
+        return named
+    cache = cache_dir()
+    if not has_mnist(cache):
+        print(f"MNIST is not in {cache} yet: downloading it once (about 11 MB)", file=sys.stderr, flush=True)
+        download_mnist(cache)
+    return cache
+
+
+def labelled_test_digits(data_dir: Path | str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Test images uint8 [N, 28, 28], labels and where they came from: the MNIST test split when a copy is at hand
+    (named, or already in the cache), else the packaged sample of 256 test digits. Never downloads."""
+    named = chosen_data_dir(data_dir)
+    if named is not None or has_mnist(cache_dir(), "test"):
+        folder = named or cache_dir()
+        images, labels = load_mnist("test", folder)
+        return images, labels, f"MNIST test split in {folder}"
+    from kanserve.sample import load_sample
+
+    images, labels = load_sample()
+    return images, labels, f"the packaged sample of {len(labels)} MNIST test digits (no MNIST copy in {cache_dir()})"
 
 
 def _find(data_dir: Path, stem: str) -> Path:
     for path in (data_dir / f"{stem}.gz", data_dir / stem):
         if path.exists():
             return path
-    raise MNISTError(f"missing MNIST file {data_dir / stem}[.gz]; run `kanserve download --data-dir {data_dir}`")
+    raise MNISTError(f"missing MNIST file {data_dir / stem}[.gz]: run `kanserve download --data-dir {data_dir}`, "
+                     f"or copy the four MNIST files ({FILES}) into {data_dir}")
 
 
 def _decompress(payload: bytes, name: str) -> bytes:
@@ -75,7 +121,7 @@ def read_idx(path: Path, verify: bool = True) -> np.ndarray:
 
 def load_mnist(split: str, data_dir: Path | str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images uint8 [N, 28, 28] and labels uint8 [N] of `split` ('train' or 'test'), checksums verified."""
-    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    data_dir = resolve_data_dir(data_dir)
     images_stem, labels_stem = SPLITS[split]
     images, labels = read_idx(_find(data_dir, images_stem)), read_idx(_find(data_dir, labels_stem))
     if len(images) != len(labels):
@@ -85,7 +131,7 @@ def load_mnist(split: str, data_dir: Path | str | None = None) -> tuple[np.ndarr
 
 def data_checksum(data_dir: Path | str | None = None) -> str:
     """sha256 over the four canonical decompressed-file checksums, after verifying each file."""
-    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    data_dir = resolve_data_dir(data_dir)
     for stem in CANONICAL:
         read_idx(_find(data_dir, stem))
     return hashlib.sha256("".join(CANONICAL[s] for s in sorted(CANONICAL)).encode()).hexdigest()
@@ -107,8 +153,15 @@ def download_mnist(data_dir: Path | str, mirrors: list[str] | None = None, timeo
             except (OSError, MNISTError) as e:
                 errors.append(f"{mirror}: {e}")
         else:
-            raise MNISTError(f"could not download {stem}.gz: " + "; ".join(errors))
+            raise MNISTError(offline_message(data_dir, stem, errors))
     return data_dir
+
+
+def offline_message(data_dir: Path, stem: str, errors: list[str]) -> str:
+    """What to do when no mirror answers: the exact files, where they go, and the two ways to name a copy."""
+    return (f"could not download {stem}.gz ({'; '.join(errors)}). Without network access, copy the four MNIST "
+            f"files ({FILES}; uncompressed works too) into {data_dir}, or pass --data-dir DIR or set "
+            f"KANSERVE_DATA_DIR=DIR to a folder that has them")
 
 
 def _fetch_verified(url: str, dest: Path, timeout: float) -> None:

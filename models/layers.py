@@ -110,6 +110,14 @@ class BSplineBasis(nn.Module):
         return cox_de_boor(x, self.knots.to(x.dtype), self.order)
 
 
+def _rename_rbf_keys(module: nn.Module, state_dict: dict, prefix: str, *_args) -> None:
+    """Load state dicts written before the RSWAF basis was renamed from `rbf` (faster-kan's name, but it is no
+    radial basis function): checkpoints/*.pt keep `PREFIX.rbf.grid` and `PREFIX.rbf.inv_h`."""
+    old = prefix + "rbf."
+    for key in [k for k in state_dict if k.startswith(old)]:
+        state_dict[prefix + "rswaf." + key.removeprefix(old)] = state_dict.pop(key)
+
+
 class FasterKANLayer(nn.Module):
     """LayerNorm -> RSWAF bases -> bias-free linear (faster-kan, no base branch)."""
 
@@ -117,11 +125,12 @@ class FasterKANLayer(nn.Module):
                  num_grids: int = 8, inv_h: float | None = None):
         super().__init__()
         self.layernorm = nn.LayerNorm(in_features)
-        self.rbf = ReflectionalSwitchFunction(grid_min, grid_max, num_grids, inv_h)
+        self.rswaf = ReflectionalSwitchFunction(grid_min, grid_max, num_grids, inv_h)
         self.spline_linear = SplineLinear(in_features * num_grids, out_features)
+        self.register_load_state_dict_pre_hook(_rename_rbf_keys)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b = self.rbf(self.layernorm(x))  # [N, in, G]
+        b = self.rswaf(self.layernorm(x))  # [N, in, G]
         return self.spline_linear(b.flatten(1))
 
 

@@ -20,6 +20,12 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def describe_model(name: str) -> str:
+    """The first line of the model's builder docstring."""
+    doc = (_REGISTRY[name].__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
 def create_model(name: str, **model_args) -> nn.Module:
     """Build a registered model; `model_args` override its defaults (saved in checkpoints)."""
     if name not in _REGISTRY:
@@ -61,17 +67,22 @@ def cnn_bsplinekan(dropout: float = 0.1) -> nn.Module:
 
 @register
 def flat_fasterkan() -> nn.Module:
+    """FasterKAN (RSWAF) net [784, 256, 10] on the flattened pixels."""
     return Classifier(nn.Sequential(), kan_head("fasterkan", FLAT_WIDTHS))
 
 
 @register
 def flat_fastkan() -> nn.Module:
+    """FastKAN (Gaussian RBF) net [784, 256, 10] on the flattened pixels."""
     return Classifier(nn.Sequential(), kan_head("fastkan", FLAT_WIDTHS))
 
 
 @register
 def flat_bsplinekan(closed_form: bool = True) -> nn.Module:
-    """`closed_form=False` evaluates the cubic bases by the Cox–de Boor recursion (the slow "before")."""
+    """B-spline KAN (efficient-kan) net [784, 256, 10] on the flattened pixels.
+
+    `closed_form=False` evaluates the cubic bases by the Cox–de Boor recursion (the slow "before").
+    """
     return Classifier(nn.Sequential(), kan_head("bsplinekan", FLAT_WIDTHS, closed_form=closed_form))
 
 

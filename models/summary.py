@@ -46,3 +46,15 @@ def format_table(model: nn.Module) -> str:
     lines += ["=" * 71, f"Total params: {total:,}",
               f"parameters(): {every:,} ({trainable:,} trainable; torchsummary counts only .weight/.bias)"]
     return "\n".join(lines)
+
+
+def model_list() -> str:
+    """Every registered model: name, parameters(), and the first line of its builder's docstring."""
+    from models.registry import create_model, describe_model, list_models
+
+    lines = [f"{'model':<16}{'parameters':>12}  description", "-" * 71]
+    for name in list_models():
+        params = sum(p.numel() for p in create_model(name).parameters())
+        lines.append(f"{name:<16}{params:>12,}  {describe_model(name)}")
+    lines.append("`kanserve summary NAME` prints a model's layer table.")
+    return "\n".join(lines)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models.data import data_checksum, load_mnist
+from models.recipes import FALLBACK
 from models.registry import create_model
 
 
@@ -26,9 +27,9 @@ class TrainConfig:
     model: str
     data_dir: str | None = None
     out: str = "runs/model"
-    epochs: int = 3
+    epochs: int = FALLBACK["epochs"]  # `kanserve train` fills epochs and lr from models.recipes.RECIPES
     batch_size: int = 128
-    lr: float = 2e-3
+    lr: float = FALLBACK["lr"]
     weight_decay: float = 1e-4
     seed: int = 0
     device: str = "auto"
@@ -69,14 +70,17 @@ def random_affine(x: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000,
+             progress: bool = False) -> float:
     """Top-1 accuracy of `model` in eval mode on float images [N, 1, 28, 28]."""
     model.eval()
     device = next(model.parameters()).device
     correct = 0
-    for i in range(0, len(images), batch_size):
-        logits = model(images[i : i + batch_size].to(device))
-        correct += (logits.argmax(1).cpu() == labels[i : i + batch_size]).sum().item()
+    with tqdm(total=len(images), desc="evaluate", unit="img", disable=not progress, dynamic_ncols=True) as bar:
+        for i in range(0, len(images), batch_size):
+            logits = model(images[i : i + batch_size].to(device))
+            correct += (logits.argmax(1).cpu() == labels[i : i + batch_size]).sum().item()
+            bar.update(len(logits))
     return correct / len(images)
 
 

@@ -4,9 +4,11 @@
 def register(subparsers) -> None:
     """Add this package's subcommands to the `kanserve` parser."""
     s = subparsers.add_parser("serve", help="serve the model repository over HTTP (/v1, /v2 OIP, /metrics)")
-    s.add_argument("--host", default=None, help="default: $KANSERVE_HOST, then 127.0.0.1")
-    s.add_argument("--port", type=int, default=None, help="default: $KANSERVE_PORT, then 8000")
-    s.add_argument("--model-repository", default=None, help="default: $KANSERVE_MODEL_REPOSITORY, then ./model_repository")
+    s.add_argument("--host", default=None, help="address to listen on (default: $KANSERVE_HOST, then 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="port to listen on (default: $KANSERVE_PORT, then 8000)")
+    s.add_argument("--model-repository", default=None, help="folder of models to serve (default: "
+                                                            "$KANSERVE_MODEL_REPOSITORY, then ./model_repository)")
+    s.epilog = "Every other setting is an environment variable (KANSERVE_*); README.md lists them."
     s.set_defaults(func=cmd_serve)
 
 

@@ -6,18 +6,26 @@ import pytest
 from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+BESIDE_CHECKOUT = REPO_ROOT.parent / "shared" / "data" / "mnist"  # where CI keeps its copy
 
 
 def mnist_dir() -> Path:
-    """$KANSERVE_DATA_DIR, else the canonical copy in ../shared/data/mnist beside the checkout."""
-    return Path(os.environ.get("KANSERVE_DATA_DIR", REPO_ROOT.parent / "shared" / "data" / "mnist"))
+    """$KANSERVE_DATA_DIR, else the copy beside the checkout (CI), else the user cache the CLI downloads into."""
+    from models.data import cache_dir, has_mnist
+
+    if named := os.environ.get("KANSERVE_DATA_DIR"):
+        return Path(named)
+    return BESIDE_CHECKOUT if has_mnist(BESIDE_CHECKOUT) or not has_mnist(cache_dir()) else cache_dir()
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
+    """The one MNIST folder of the test suite (real files; the tests never download)."""
+    from models.data import has_mnist
+
     path = mnist_dir()
-    if not (path / "t10k-images-idx3-ubyte.gz").exists() and not (path / "t10k-images-idx3-ubyte").exists():
-        pytest.fail(f"real MNIST not found in {path}: set KANSERVE_DATA_DIR")
+    if not has_mnist(path):
+        pytest.fail(f"real MNIST not found in {path}: set KANSERVE_DATA_DIR, or run `kanserve download`")
     return path
 
 

@@ -16,16 +16,18 @@ from bench.probe import (
     Result,
     aggregate,
     batch_indices,
+    busy_images_per_s,
     encode_body,
     endpoint,
     format_table,
+    log_ticks,
     make_schedule,
     parse_labels,
+    plot_title,
     run_probe,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA_DIR = Path(os.environ.get("KANSERVE_DATA_DIR", ROOT.parent / "shared/data/mnist"))
 SHIPPED = ROOT / "model_repository"
 MODELS = ["mlp", "fasterkan"]
 
@@ -97,7 +99,13 @@ def test_aggregate_reports_latency_errors_agreement_and_accuracy():
     assert (kan["n"], kan["ok"], kan["status_counts"]) == (300, 298, {"200": 298, "503": 1, "timeout": 1})
     assert kan["first_error"].startswith("timeout") and kan["latency"]["n"] == 298
     assert kan["latency"]["max_ms"] < 1000  # failed requests are not latency samples
-    assert mlp["images_per_s"] == pytest.approx(300 * 2 / 2.0) and mlp["accuracy"] == 1.0
+    assert mlp["accuracy"] == 1.0
+    # throughput on each model's own busy time: fasterkan's requests took half as long, so it serves ~2x the images
+    results = synthetic_results()
+    busy = {m: sum(r.latency_s for r in results if r.model == m and r.labels is not None) for m in MODELS}
+    assert mlp["images_per_s"] == pytest.approx(300 * 2 / busy["mlp"])
+    assert kan["images_per_s"] == pytest.approx(298 * 2 / busy["fasterkan"])
+    assert 1.7 < kan["images_per_s"] / mlp["images_per_s"] < 2.3
     assert kan["accuracy"] == pytest.approx(1 - 74 / (298 * 2))  # inputs 4, 8, ..., 296 miss the second image
     (cmp,) = report["comparisons"]
     assert (cmp["a"], cmp["b"]) == ("mlp", "fasterkan")
@@ -108,7 +116,25 @@ def test_aggregate_reports_latency_errors_agreement_and_accuracy():
     assert "secret" not in json.dumps(report)
     assert len(report["samples_ms"]["fasterkan"]) == 298
     table = format_table(report)
-    assert "fasterkan / mlp" in table and "timeout×1" in table and "503×1" in table
+    assert "fasterkan / mlp" in table and "timeout×1" in table and "503×1" in table and "busy time" in table
+
+
+def test_busy_throughput_counts_concurrency():
+    assert busy_images_per_s([0.01] * 100, batch_size=2, concurrency=1) == pytest.approx(200)
+    assert busy_images_per_s([0.01] * 100, batch_size=2, concurrency=4) == pytest.approx(800)
+    assert busy_images_per_s([], batch_size=1, concurrency=1) is None
+
+
+def test_plot_title_and_ticks():
+    cfg = ProbeConfig(url="http://127.0.0.1:8000", models=MODELS, requests=300, batch_size=2)
+    report = aggregate(synthetic_results(), cfg, wall_s=2.0, truth=None, n_boot=300)
+    ratio = report["comparisons"][0]["latency_ratio"]
+    title = plot_title(report)
+    assert "http://127.0.0.1:8000" in title and f"{ratio['ratio']:.2f}" in title
+    assert f"95 % CI {ratio['ci_low']:.2f}–{ratio['ci_high']:.2f}" in title
+    assert log_ticks(1.3, 19) == [2, 5, 10]  # round values only, not 1.3, 2.5, 9.8, 19
+    assert log_ticks(0.05, 300) == [0.1, 1, 10, 100]
+    assert log_ticks(0.6, 3) == [0.7, 1, 1.5, 2, 3]
 
 
 def test_aggregate_survives_a_model_with_no_successes():
@@ -217,17 +243,15 @@ def server(tmp_path_factory):
             proc.wait()
 
 
-def probe(server, **kw) -> dict:
+def probe(server, data_dir, **kw) -> dict:
     cfg = {"url": server["url"], "models": MODELS, "requests": 20, "concurrency": 2, "batch_size": 2, "warmup": 2,
-           "data_dir": str(DATA_DIR), "timeout_s": 30}
+           "data_dir": str(data_dir), "timeout_s": 30}
     return run_probe(ProbeConfig(**{**cfg, **kw}), progress=False)
 
 
 @pytest.fixture(scope="module")
-def v1_report(server):
-    if not DATA_DIR.exists():
-        pytest.skip(f"MNIST not found in {DATA_DIR}")
-    return probe(server)
+def v1_report(server, data_dir):
+    return probe(server, data_dir)
 
 
 def test_probe_v1_against_the_service(server, v1_report):
@@ -244,12 +268,12 @@ def test_probe_v1_against_the_service(server, v1_report):
         assert cmp["agreement"]["fraction"] >= 0.9
 
 
-def test_probe_v2_gives_the_same_predictions(server, v1_report):
-    v2 = probe(server, protocol="v2")
+def test_probe_v2_gives_the_same_predictions(server, v1_report, data_dir):
+    v2 = probe(server, data_dir, protocol="v2")
     for name in MODELS:
         assert v2["models"][name]["ok"] == 20, v2["models"][name]["first_error"]
         assert v2["models"][name]["accuracy"] == pytest.approx(v1_report["models"][name]["accuracy"], abs=1 / 40)
-    random = probe(server, protocol="v2", input="random", requests=5, concurrency=1, batch_size=3)
+    random = probe(server, data_dir, protocol="v2", input="random", requests=5, concurrency=1, batch_size=3)
     assert random["models"]["mlp"]["ok"] == 5 and random["models"]["mlp"]["accuracy"] is None
 
 
@@ -268,16 +292,16 @@ def test_cli_writes_json_and_plot(server, tmp_path, capsys):
         assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_unknown_model_is_reported_before_timing(server):
+def test_unknown_model_is_reported_before_timing(server, data_dir):
     with pytest.raises(RuntimeError, match="'nope' failed all 2 warm-up requests; first: HTTP 404"):
-        probe(server, models=["mlp", "nope"], input="random")
+        probe(server, data_dir, models=["mlp", "nope"], input="random")
 
 
-def test_probe_compares_precisions(server):
+def test_probe_compares_precisions(server, data_dir):
     """A/B by model × precision: mlp's int8 version against its fp32 one, by ?precision= (v1) and by version (v2)."""
     if not server["shipped"]:
         pytest.skip("no shipped int8 versions in this repository")
     for protocol in ("v1", "v2"):
-        report = probe(server, protocol=protocol, models=["mlp:int8", "mlp"], requests=10)
+        report = probe(server, data_dir, protocol=protocol, models=["mlp:int8", "mlp"], requests=10)
         assert [report["models"][m]["ok"] for m in ("mlp:int8", "mlp")] == [10, 10]
         assert report["comparisons"][0]["agreement"]["fraction"] >= 0.9

@@ -1,5 +1,4 @@
 """Shared export fixtures: real MNIST test images and one ONNX export per model per session."""
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +20,6 @@ CASES = {
     "flat_fastkan": ("flat_fastkan", {}), "flat_bsplinekan": ("flat_bsplinekan", {}),
     "flat_bsplinekan_recursion": ("flat_bsplinekan", {"closed_form": False}), "flat_mlp": ("flat_mlp", {}),
 }
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    path = Path(os.environ.get("KANSERVE_DATA_DIR") or REPO_ROOT.parent / "shared/data/mnist")
-    if not path.exists():
-        pytest.skip(f"MNIST not found at {path} (set KANSERVE_DATA_DIR)")
-    return path
 
 
 @pytest.fixture(scope="session")
