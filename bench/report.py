@@ -81,7 +81,7 @@ def run_precision(cfg: dict, threads: int, repo: Path, data_dir: str | None, out
     """fp32 vs int8 and onnxruntime vs OpenVINO (bench/precision.py); the quantized-basis variant needs MNIST."""
     from bench import precision
 
-    result = precision.measure(repo, threads, cfg["precision_scale"], data_dir, basis=mnist_available(data_dir))
+    result = precision.measure(repo, threads, cfg["precision_scale"], data_dir)
     precision.print_table(result)
     write_json(out / "precision.json", result)
 
