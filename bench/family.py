@@ -86,7 +86,8 @@ def print_table(result: dict) -> None:
     for setting, s in result["settings"].items():
         print(f"torch eager {setting} ({result['device']}, {result['threads']} threads)")
         for label, r in s["rows"].items():
-            print(f"  {label:20} {r['median_ms']:9.3f} ms  p90 {r['p90_ms']:8.3f}  n={r['n']:<5} {r['parameters']:>10,} params")
+            print(f"  {label:20} {r['median_ms']:9.3f} ms  p90 {r['p90_ms']:8.3f}  n={r['n']:<5} "
+                  f"{r['parameters']:>10,} params")
         for key, ratio in s["ratios"].items():
             print(f"  {CLAIMS[key]['text']}: measured {ratio:.2f}x")
 

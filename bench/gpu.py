@@ -132,7 +132,7 @@ def section(g: dict) -> list[str]:
     find = {(r["model"], r["precision"], r["provider"], r["batch"], r["path"]): r for r in g["raw"]}
     lines += ["| model | precision | provider | path | bs=1 median (p90) ms | bs=256 images/s |",
               "|---|---|---|---|---|---|"]
-    for model, precision, provider, path in sorted({k[:3] + (k[4],) for k in find}):
+    for model, precision, provider, path in sorted({(*k[:3], k[4]) for k in find}):
         r1, r256 = find.get((model, precision, provider, 1, path)), find.get((model, precision, provider, 256, path))
         lines.append(f"| {model} | {precision} | {provider} | {path} | {_row(r1, 'median_ms', '.3f')} "
                      f"({_row(r1, 'p90_ms', '.3f')}) | {_row(r256, 'images_per_s', ',.0f')} |")

@@ -7,6 +7,7 @@ A render the decoder rejects counts as wrong. Timings are one call per decoder p
 Run from the repository root: python -m bench.imaging [--seed 7] [--n 2000] [--out reports/photos.json]
 """
 import argparse
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,10 +39,8 @@ def decode_all(decode: Callable[[bytes], np.ndarray], blobs: list[bytes]) -> tup
     """[N, 1, 28, 28] inputs (zeros where rejected) and a bool [N] of which decoded."""
     out, ok = np.zeros((len(blobs), 1, 28, 28), np.float32), np.zeros(len(blobs), bool)
     for i, blob in enumerate(blobs):
-        try:
+        with contextlib.suppress(imaging.ImageError):  # a rejected picture counts as wrong
             out[i, 0], ok[i] = decode(blob), True
-        except imaging.ImageError:
-            pass
     return out, ok
 
 
@@ -83,7 +82,8 @@ def markdown(report: dict) -> str:
     for kind in (*KINDS, "all"):
         cells = [f"{report['accuracy'][d][m][kind]:.1%}" for m in MODELS for d in ("old", "new")]
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
-    lines += ["", "Decode + extraction, one call per decoder per round:", "", "| photo | decoder | n | p50 ms | p90 ms |",
+    lines += ["", "Decode + extraction, one call per decoder per round:", "",
+              "| photo | decoder | n | p50 ms | p90 ms |",
               "|---|---|---:|---:|---:|"]
     for label, s in report["timing"].items():
         dec, size = label.split("/")
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     renders, models = corpus(args.seed, args.n, args.data_dir), sessions(args.repository)
-    report = {"seed": args.seed, "n": args.n, "accuracy": {d: accuracy(models, renders, f) for d, f in DECODERS.items()},
+    report = {"seed": args.seed, "n": args.n, "accuracy": {d: accuracy(models, renders, f) for d,
+                                                           f in DECODERS.items()},
               "timing": timings(args.data_dir, args.runs)}
     report["seconds"] = time.perf_counter() - t0
     write_json(args.out, report)

@@ -133,9 +133,11 @@ def measure(repo: Path | None, threads: int, scale: float = 1.0, warmup: int = 3
 
 def print_table(result: dict) -> None:
     g = result["gemm"]
-    print(f"GEMM {g['n']}^2 fp32: onnxruntime {g['onnxruntime']['gflops']:.1f} GFLOP/s, torch {g['torch']['gflops']:.1f}"
+    print(f"GEMM {g['n']}^2 fp32: onnxruntime {g['onnxruntime']['gflops']:.1f} GFLOP/s, torch "
+          f"{g['torch']['gflops']:.1f}"
           f" GFLOP/s ({result['threads']} threads); ONNX: {result['onnx_source']}")
-    print(f"{'model':10} {'backend':12} {'batch':>5} {'median ms':>10} {'p90 ms':>9} {'img/s':>9} {'GFLOP/s':>8} {'n':>4}")
+    print(f"{'model':10} {'backend':12} {'batch':>5} {'median ms':>10} {'p90 ms':>9} {'img/s':>9} {'GFLOP/s':>8} "
+          f"{'n':>4}")
     for r in sorted(result["rows"], key=lambda r: (r["model"], r["backend"], r["batch"])):
         print(f"{r['model']:10} {r['backend']:12} {r['batch']:>5} {r['median_ms']:>10.3f} {r['p90_ms']:>9.3f} "
               f"{r['images_per_s']:>9.0f} {r['gflops']:>8.1f} {r['n']:>4}")

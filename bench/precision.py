@@ -98,7 +98,8 @@ def openvino_forward(path: str, x: np.ndarray, threads: int, hint: str) -> Calla
     import openvino as ov
 
     core = ov.Core()
-    compiled = core.compile_model(core.read_model(path), "CPU", {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads,
+    compiled = core.compile_model(core.read_model(path), "CPU", {"INFERENCE_PRECISION_HINT": hint,
+                                                                 "INFERENCE_NUM_THREADS": threads,
                                                     "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
     return lambda: request.infer({0: x})
@@ -115,7 +116,8 @@ def runtime_list() -> tuple[list[str], dict[str, str]]:
     if cpu_has_bf16():
         runtimes.append("openvino bf16")
     else:
-        absent["openvino bf16"] = f"this CPU has no bf16 instructions ({' / '.join(BF16_FLAGS)} absent in /proc/cpuinfo)"
+        flags = " / ".join(BF16_FLAGS)
+        absent["openvino bf16"] = f"this CPU has no bf16 instructions ({flags} absent in /proc/cpuinfo)"
     return runtimes, absent
 
 
@@ -160,7 +162,8 @@ def measure(repo: Path, threads: int = 1, scale: float = 1.0, data_dir: str | No
     accuracy = {f"{n}|{p}": {k: art["metadata"].get(k) for k in ("test_accuracy", "n_test")}
                 for (n, p), art in models.items()}
     info = machine_info(threads)
-    machine = {k: info[k] for k in ("cpu", "cpu_flags", "available_cores", "load_avg_start", "onnxruntime", "git_commit")}
+    machine = {k: info[k] for k in ("cpu", "cpu_flags", "available_cores", "load_avg_start", "onnxruntime",
+                                    "git_commit")}
     machine["openvino"] = _version("openvino")
     return {"threads": threads, "gemm": {"n": GEMM_N, **gemm}, "macs_per_image": macs, "rows": rows,
             "accuracy": accuracy, "absent": runtime_list()[1], "machine": machine}
@@ -187,7 +190,8 @@ def print_table(result: dict) -> None:
     g = result["gemm"]
     print(f"GEMM {g['n']}^2, {result['threads']} thread(s): fp32 {g['fp32']['gops']:.1f} GFLOP/s, "
           f"int8 {g['int8']['gops']:.1f} GOP/s")
-    print(f"{'runtime':14} {'model':10} {'precision':11} {'batch':>5} {'p50 ms':>9} {'p90 ms':>9} {'img/s':>8} {'GOP/s':>7}")
+    print(f"{'runtime':14} {'model':10} {'precision':11} {'batch':>5} {'p50 ms':>9} {'p90 ms':>9} {'img/s':>8} "
+          f"{'GOP/s':>7}")
     for r in sorted(result["rows"], key=lambda r: (r["runtime"], r["model"], r["precision"], r["batch"])):
         print(f"{r['runtime']:14} {r['model']:10} {r['precision']:11} {r['batch']:>5} {r['median_ms']:>9.3f} "
               f"{r['p90_ms']:>9.3f} {r['images_per_s']:>8.0f} {r['gops']:>7.1f}")

@@ -67,7 +67,8 @@ def answer_precision(pr: dict | None) -> list[str]:
             continue
         parts = [t for b in ANSWER_BATCHES if (t := which_is_faster(pr, p, b))]
         if parts:
-            lines.append(f"- **Which is faster at {p}** (onnxruntime, {pr['threads']} thread(s)): " + "; ".join(parts) + ".")
+            lines.append(f"- **Which is faster at {p}** (onnxruntime, {pr['threads']} thread(s)): "
+                         + "; ".join(parts) + ".")
     for n in MODELS:
         g, acc32, acc8 = gain(pr, n, "int8"), _accuracy(pr, n, "fp32"), _accuracy(pr, n, "int8")
         if g is None or acc32 is None or acc8 is None:
@@ -75,7 +76,8 @@ def answer_precision(pr: dict | None) -> list[str]:
         drop = 100 * (acc32 - acc8)
         ok = g["ratio"] >= TARGET_GAIN[n] and drop <= MAX_DROP_POINTS
         lines.append(f"- **int8 target** ({NAMES[n]}): int8/fp32 throughput at batch {TARGET_BATCH} {_ci(g)} (target ≥ "
-                     f"{TARGET_GAIN[n]}, {_vnni(pr)}), accuracy {100 * acc8:.2f} % vs {100 * acc32:.2f} % ({drop:+.2f} points "
+                     f"{TARGET_GAIN[n]}, {_vnni(pr)}), accuracy {100 * acc8:.2f} % vs {100 * acc32:.2f} % "
+                     f"({drop:+.2f} points "
                      f"lost, limit {MAX_DROP_POINTS}) **{'PASS' if ok else 'FAIL'}**.")
     basis = gain(pr, "fasterkan", BASIS, over="int8")
     if basis is not None:
@@ -88,7 +90,7 @@ def answer_precision(pr: dict | None) -> list[str]:
 def section_precision(pr: dict | None) -> list[str]:
     lines = ["## 6. Precision: fp32 vs int8 on this CPU", ""]
     if pr is None:
-        return lines + ["Not measured in this run.", ""]
+        return [*lines, "Not measured in this run.", ""]
     g, m = pr["gemm"], pr["machine"]
     lines += [(f"Measured on {m['cpu']} ({', '.join(m['cpu_flags']) or 'no AVX2 flags found'}; {_vnni(pr)}), "
                f"{m['available_cores']} cores, load average {m['load_avg_start'][0]:.2f} at start, onnxruntime "
@@ -121,14 +123,15 @@ def section_precision(pr: dict | None) -> list[str]:
         f"{NAMES[n]} batch {b}: {gn['ratio']:.2f}×" for n in MODELS for b in sorted({r['batch'] for r in pr['rows']})
         if (gn := gain(pr, n, "int8", batch=b))) + "."]
     if not any(r["precision"] == "fp16" for r in pr["rows"]):
-        lines += ["", "fp16: not shipped (the fp16 export is for GPUs; onnxruntime's CPU provider has few fp16 kernels)."]
-    return lines + [""]
+        lines += ["",
+                  "fp16: not shipped (the fp16 export is for GPUs; onnxruntime's CPU provider has few fp16 kernels)."]
+    return [*lines, ""]
 
 
 def section_runtimes(pr: dict | None) -> list[str]:
     lines = ["## 7. Runtimes: onnxruntime vs OpenVINO", ""]
     if pr is None:
-        return lines + ["Not measured in this run.", ""]
+        return [*lines, "Not measured in this run.", ""]
     rows = _rows(pr)
     runtimes = sorted({r["runtime"] for r in pr["rows"]}, key=lambda r: (r != "onnxruntime", r))
     lines += [(f"The same shipped files in each runtime's CPU path, {pr['threads']} thread(s), round-robin with "
@@ -148,4 +151,4 @@ def section_runtimes(pr: dict | None) -> list[str]:
     lines += table(["model", "precision", "batch", *runtimes], table_rows)
     for rt, why in pr["absent"].items():
         lines += ["", f"{rt}: not measured — {why}."]
-    return lines + [""]
+    return [*lines, ""]

@@ -3,7 +3,8 @@
 Sections (each writes its JSON; bench/render.py turns the JSONs into the markdown, so the text always follows
 the numbers): training speed (bench/train_speed.py), the KAN family in torch eager (bench/family.py) and
 onnxruntime (bench/lowering.py), torch vs onnxruntime per batch size with the GEMM rate
-(bench/model_latency.py), fp32 vs int8 and onnxruntime vs OpenVINO (bench/precision.py), the service (bench/serving.py) and a short `kanserve probe` run.
+(bench/model_latency.py), fp32 vs int8 and onnxruntime vs OpenVINO (bench/precision.py), the service
+(bench/serving.py) and a short `kanserve probe` run.
 Run: python -m bench.report [--quick] [--out reports] [--model-repository model_repository]
 """
 import argparse

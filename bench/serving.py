@@ -1,11 +1,12 @@
 """Serving benchmark: kanserve vs the endpoint a user would write instead, driven by wrk, side by side in one run.
 
-python -m bench.serving --model-repository model_repository [--seconds 5] [--out reports/serving.json]
+python -m bench.serving --model-repository model_repository [--seconds 3] [--rounds 3] [--out reports/serving.json]
 Per model, the same OIP-shaped JSON body with one image, wrk (a C load generator: the client barely competes for
 the cores) with 1 connection and with 16, reporting p50/p90/p99 and requests/s. All servers run at once on
-127.0.0.1 and are measured one at a time, interleaved in rounds, so a ratio is taken between runs minutes apart. Servers: kanserve with its defaults, kanserve without dynamic batching, kanserve's app under granian
-(if installed), and the minimal FastAPI endpoint of bench/peers/minimal_fastapi.py. Also: raw `session.run` bs=1
-in a loop, kanserve's /v2 binary body at 1 connection, and the HTTP floor (GET /v2/health/live).
+127.0.0.1 and are measured one at a time, interleaved in rounds, so a ratio is taken between runs minutes apart.
+Servers: kanserve with its defaults, kanserve without dynamic batching, kanserve's app under granian (if installed),
+and the minimal FastAPI endpoint of bench/peers/minimal_fastapi.py. Also: raw `session.run` bs=1 in a loop,
+kanserve's /v2 binary body at 1 connection, and the HTTP floor (GET /v2/health/live).
 """
 import argparse
 import contextlib
@@ -65,7 +66,8 @@ def wrk(url: str, connections: int, seconds: float, tmp: Path, body: bytes | Non
     lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items())
     script = tmp / "run.lua"
     script.write_text(WRK_SCRIPT % {"method": "POST" if body else "GET", "headers": lines, "body": body_file})
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(script),
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s",
+                          str(script),
                           url], capture_output=True, text=True, check=True).stdout
     result = json.loads(next(line[4:] for line in out.splitlines() if line.startswith("WRK ")))
     return {**result, "connections": connections, "requests_per_s": result["requests"] / result["seconds"]}
@@ -113,8 +115,8 @@ def servers(repo: Path, threads: int) -> dict[str, callable]:
     kanserve = [sys.executable, "-m", "kanserve.cli", "serve", "--model-repository", str(repo), "--port"]
     env = {"KANSERVE_INTRA_OP_THREADS": str(threads)}
     found = {
-        "kanserve": lambda model, port: (kanserve + [str(port)], env),
-        "kanserve_no_batching": lambda model, port: (kanserve + [str(port)],
+        "kanserve": lambda model, port: ([*kanserve, str(port)], env),
+        "kanserve_no_batching": lambda model, port: ([*kanserve, str(port)],
                                                      {**env, "KANSERVE_MAX_QUEUE_DELAY_US": "0"}),
         "minimal_fastapi": lambda model, port: (
             [sys.executable, "-m", "uvicorn", "bench.peers.minimal_fastapi:app", "--port", str(port),
@@ -146,8 +148,9 @@ def targets(runs: dict, raw_p50_ms: float) -> dict:
     """The request-path figures, each a ratio taken within one round (the two servers measured minutes apart at
     most), then summarised over the rounds: robust to load that changes during the run."""
     ks, peer = runs["kanserve"], runs["minimal_fastapi"]
-    return {"c1_ratio": _spread([k["p50_ms"] / p["p50_ms"] for k, p in zip(ks["c1"], peer["c1"])]),
-            "c16_gain": _spread([k["requests_per_s"] / p["requests_per_s"] for k, p in zip(ks["c16"], peer["c16"])]),
+    return {"c1_ratio": _spread([k["p50_ms"] / p["p50_ms"] for k, p in zip(ks["c1"], peer["c1"], strict=True)]),
+            "c16_gain": _spread([k["requests_per_s"] / p["requests_per_s"] for k, p in zip(ks["c16"], peer["c16"],
+                                                                                           strict=True)]),
             "tail": _spread([k["p99_ms"] / k["p50_ms"] for k in ks["c16"]]),
             "binary_ratio": _spread([k["p50_ms"] / raw_p50_ms for k in ks["c1_binary"]])}
 

@@ -14,7 +14,9 @@ def acc_text(s: dict | None) -> str:
     """"99.55 % (99.50–99.60)": median and range over seeds."""
     if not s:
         return "—"
-    return pct(s["median"]) if s["min"] == s["max"] else f"{pct(s['median'])} ({100 * s['min']:.2f}–{100 * s['max']:.2f})"
+    if s["min"] == s["max"]:
+        return pct(s["median"])
+    return f"{pct(s['median'])} ({100 * s['min']:.2f}–{100 * s['max']:.2f})"
 
 
 def reached_text(s: dict | None, fmt) -> str:
@@ -91,7 +93,8 @@ def equal_time_table(result: dict) -> list[str]:
         owners = [m for m, p in result["picked"].items() if p and p["time_s"] == row["budget_s"]]
         cells = [" — ".join(filter(None, [row["models"][m]["test"] and acc_text(row["models"][m]["test"]),
                                           row["models"][m]["source"]])) for m in models]
-        lines.append(f"| {duration(row['budget_s'])} (picked recipe of {', '.join(owners)}) | " + " | ".join(cells) + " |")
+        lines.append(f"| {duration(row['budget_s'])} (picked recipe of {', '.join(owners)}) | "
+                     + " | ".join(cells) + " |")
     return lines
 
 
@@ -118,7 +121,8 @@ def intro(result: dict, notes: list[str]) -> list[str]:
 
 
 def reproduce(result: dict) -> list[str]:
-    run = f"nice -n 19 python -m bench.time_to_accuracy run --data-dir data/mnist --out runs/study {result['grid_flags']}"
+    run = ("nice -n 19 python -m bench.time_to_accuracy run --data-dir data/mnist --out runs/study "
+           f"{result['grid_flags']}")
     return ["## Reproduce", "", "```", run.rstrip(),
             "python -m bench.train_speed    # seconds per step of both models, side by side",
             "python -m bench.time_to_accuracy report --out runs/study", "```"]
@@ -132,7 +136,8 @@ def markdown(result: dict, notes: list[str]) -> str:
              "Time to 99.5 % test accuracy per seed (first epoch of the picked recipe's run at or above it):", "",
              *per_seed_lines(result), "", "## Accuracy at equal time", "", EQUAL_TIME, "", *equal_time_table(result),
              "", "![test accuracy vs time](time_to_accuracy.png)", "", "## Full grid", "", *grid_table(result), "",
-             "## Time axis and hardware", "", TIME_AXIS.format(steps=steps, **{k: ax[k] for k in ax if k != "median_step_s"}),
+             "## Time axis and hardware", "", TIME_AXIS.format(steps=steps,
+                                                               **{k: ax[k] for k in ax if k != "median_step_s"}),
              "", "Where the runs ran: " + "; ".join(result["where"]) + ".", "", *reproduce(result)]
     return "\n".join(lines) + "\n"
 
@@ -156,7 +161,8 @@ def plot(result: dict, path: Path) -> None:
         t, a = [e["time_s"] for e in run["per_epoch"]], [e["test_accuracy"] for e in run["per_epoch"]]
         accs += a
         finals += [a[-1]] if chosen else []
-        label = f"{model}: {recipe_name(result['picked'][model])} (picked), every seed" if chosen else f"{model}: other recipes"
+        label = (f"{model}: {recipe_name(result['picked'][model])} (picked), every seed" if chosen
+                 else f"{model}: other recipes")
         ax.plot(t, a, color=COLORS.get(model), alpha=1 if chosen else 0.25, lw=2 if chosen else 0.8,
                 marker="o" if chosen else ".", label=label)
     ax.axhline(result["target"], ls="--", color="gray", lw=0.8, label=f"{100 * result['target']:.1f} %")
@@ -167,7 +173,7 @@ def plot(result: dict, path: Path) -> None:
             ax.text(0.01, 0.01, "points below the axis (early epochs) are cut off", transform=ax.transAxes, fontsize=8)
     ax.set_xlim(left=0)
     handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles))
+    unique = dict(zip(labels, handles, strict=True))
     ax.legend(unique.values(), unique.keys(), loc="lower right", fontsize=8)
     ax.set_xlabel("time (s) = optimizer steps × s/step measured side by side (bench.train_speed)")
     ax.set_ylabel("test accuracy")

@@ -17,7 +17,8 @@ from bench.timing import write_json
 TARGET = 0.995
 RULE = ("Among the recipes (peak LR, epochs) whose median final validation accuracy over seeds is ≥ 99.5 %, the one "
         "with the fewest epochs, ties broken by the higher median validation accuracy (then the lower LR); if no "
-        "recipe reaches 99.5 %, the one with the highest median validation accuracy. Validation = the last {val_holdout:,} "
+        "recipe reaches 99.5 %, the one with the highest median validation accuracy. Validation = the last "
+        "{val_holdout:,} "
         "training images, never trained on; test accuracy plays no part in the choice.")
 
 
@@ -139,9 +140,11 @@ def analyse(out: Path, speed: dict, speed_path: Path) -> dict:
              for b in budgets]
     where = sorted({f"{r['finished_on']['cpu']} on {r['finished_on']['host']} ({h})" if r["finished_on"] else h
                     for r in runs for h in r["hardware"]})
-    return {"grid": asdict(grid), "grid_flags": grid.flags(), "rule": RULE.format(val_holdout=grid.val_holdout), "target": TARGET,
+    return {"grid": asdict(grid), "grid_flags": grid.flags(), "rule": RULE.format(val_holdout=grid.val_holdout),
+            "target": TARGET,
             "complete_seeds": seeds, "recipes": recipes, "picked": picked, "equal_time": equal, "runs": runs,
-            "where": where, "status": {s: sum(r["status"] == s for r in runs) for s in ("finished", "partial", "missing")},
+            "where": where, "status": {s: sum(r["status"] == s for r in runs) for s in ("finished", "partial",
+                                                                                        "missing")},
             "time_axis": {"source": str(speed_path), "median_step_s": step_s, "hardware": speed.get("hardware"),
                           "torch": speed.get("torch"), "batch_size": speed.get("batch_size")}}
 

@@ -18,7 +18,8 @@ def write_json(path: str | Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def round_robin(jobs: dict[str, Callable[[], object]], runs: int | dict[str, int], warmup: int) -> dict[str, list[float]]:
+def round_robin(jobs: dict[str, Callable[[], object]], runs: int | dict[str, int], warmup: int) -> dict[str,
+                                                                                                        list[float]]:
     """Per-call wall times (ms) of every job, one call of each job per round so load drift hits all alike.
 
     `runs` may differ per job (fewer for the expensive ones): a job takes part in the first runs[job] rounds.

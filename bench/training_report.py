@@ -42,7 +42,8 @@ def markdown(runs: dict, attempts: list[dict], speed: dict | None) -> str:
     lines += ["", "The report's experiment table, for comparison:", "",
               "| model | accuracy | time per epoch | epochs | parameters |", "|---|---|---|---|---|"]
     for name, r in REPORT.items():
-        lines.append(f"| {name} | {r['accuracy']} % | {r['seconds_per_epoch']} s | {r['epochs']} | {r['parameters']:,} |")
+        lines.append(f"| {name} | {r['accuracy']} % | {r['seconds_per_epoch']} s | {r['epochs']} | "
+                     f"{r['parameters']:,} |")
     lines += ["", "Seconds per epoch above are the real runs' wall clock: they depend on what else shared the 2 cores",
               "(the MLP run used 1 thread beside a FasterKAN run; the hardware column gives the threads). The",
               "clean comparison is the next section. Per-epoch metrics: `reports/training_metrics/*.jsonl`."]

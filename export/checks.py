@@ -72,5 +72,6 @@ def compare_logits(reference: np.ndarray, candidate: np.ndarray, atol: float = 1
     return result
 
 
-def accuracy(session: ort.InferenceSession, images: np.ndarray, labels: np.ndarray, progress: str | None = None) -> float:
+def accuracy(session: ort.InferenceSession, images: np.ndarray, labels: np.ndarray,
+             progress: str | None = None) -> float:
     return float(np.mean(run_batched(session, images, progress=progress).argmax(1) == labels))

@@ -64,7 +64,8 @@ def register(subparsers) -> None:
     s.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     s.set_defaults(func=cmd_export_functions)
 
-    s = subparsers.add_parser("functions", help="draw a KAN model's learned functions (its functions.json) as a grid of "
+    s = subparsers.add_parser("functions",
+                              help="draw a KAN model's learned functions (its functions.json) as a grid of "
                               "small plots: one row per layer, its most important edges first (matplotlib)")
     s.add_argument("--model", required=True)
     s.add_argument("--model-version", default=None, help="default: the latest fp32 version with functions")

@@ -87,7 +87,7 @@ def training_sample(data_dir: str | Path | None, train_config: dict | None) -> t
 def measure(layers: list[KanLayer], inputs: list[np.ndarray], elements: int = 1 << 22) -> None:
     """Set each layer's input range and edge importance from its inputs x [n, in] (φ is [n, out, in]: evaluated in
     chunks of about `elements` values)."""
-    for layer, x in zip(layers, inputs):
+    for layer, x in zip(layers, inputs, strict=True):
         u = layer.edge_inputs(x)
         chunk = max(1, elements // (layer.shape[0] * layer.shape[1]))
         total = sum(np.abs(layer.phi(u[i:i + chunk])).sum(0) for i in range(0, len(u), chunk))
@@ -99,7 +99,7 @@ def check_functions(functions: KanFunctions, inputs: list[np.ndarray], logits: n
     layer, against model.onnx's logits; raises RuntimeError beyond ATOL."""
     outputs = [*inputs[1:], logits]
     errors = []
-    for layer, x, y in zip(functions.layers, inputs, outputs):
+    for layer, x, y in zip(functions.layers, inputs, outputs, strict=True):
         rebuilt = layer.forward(layer.edge_inputs(x))
         errors.append(float(np.max(np.abs(rebuilt - y))))
     if not max(errors) <= ATOL:
@@ -129,7 +129,7 @@ def kan_files(model: nn.Module, model_bytes: bytes, data_dir: str | Path | None,
 def layer_inputs(session, images: np.ndarray, batch_size: int = 256) -> list[np.ndarray]:
     """explain.onnx's outputs for `images`, in batches: one [n, in_l] array per layer."""
     parts = [session.run(None, {"images": images[i:i + batch_size]}) for i in range(0, len(images), batch_size)]
-    return [np.concatenate(layer) for layer in zip(*parts)]
+    return [np.concatenate(layer) for layer in zip(*parts, strict=True)]
 
 
 

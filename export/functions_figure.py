@@ -15,8 +15,10 @@ def load_functions(repository: str | Path, name: str, version: str | None = None
     if not with_functions:
         raise ValueError(f"{name}{'/' + version if version else ''} in {repository} has no {FUNCTIONS_FILE}: "
                          "only KAN models exported with their functions have learnable activation functions")
-    entry = max(with_functions, key=lambda e: (e.spec.precision == "fp32", int(e.version) if e.version.isdigit() else 0))
-    return read_functions(entry.path.parent / FUNCTIONS_FILE, entry.spec.provenance["files"][FUNCTIONS_FILE]), entry.version
+    entry = max(with_functions, key=lambda e: (e.spec.precision == "fp32",
+                                               int(e.version) if e.version.isdigit() else 0))
+    return read_functions(entry.path.parent / FUNCTIONS_FILE,
+                          entry.spec.provenance["files"][FUNCTIONS_FILE]), entry.version
 
 
 def draw_functions(functions: KanFunctions, title: str, out: str | Path, top: int = 8, points: int = 96) -> Path:
@@ -30,7 +32,7 @@ def draw_functions(functions: KanFunctions, title: str, out: str | Path, top: in
     fig, axes = plt.subplots(len(rows), top, figsize=(1.9 * top, 1.55 * len(rows)), squeeze=False)
     for r, layer in enumerate(rows):
         edges = sample_edges(layer, top, points)
-        for ax, edge in zip(axes[r], edges):
+        for ax, edge in zip(axes[r], edges, strict=True):
             _panel(ax, edge)
         for ax in axes[r, len(edges):]:
             ax.axis("off")

@@ -19,7 +19,8 @@ PROVENANCE_KEYS = ("git_commit", "tools")
 def git_commit(cwd: Path = REPO_ROOT) -> str:
     """HEAD of the repository, or "unknown" outside git or before the first commit."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=cwd, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=cwd, capture_output=True, text=True,
+                             timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"

@@ -94,7 +94,8 @@ def add_model_commands(sub) -> None:
     s.add_argument("--model", required=True, help="a registered model name (`kanserve models` lists them)")
     s.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     s.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")
-    s.add_argument("--epochs", type=int, default=None, help=f"epochs to train (default: the model's recipe: {describe()})")
+    s.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs to train (default: the model's recipe: {describe()})")
     s.add_argument("--lr", type=float, default=None, help="peak learning rate of the one-cycle schedule (default: "
                                                           "the model's recipe, see --epochs)")
     s.add_argument("--batch-size", type=int, default=128, help="images per optimizer step")

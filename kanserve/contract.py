@@ -155,7 +155,8 @@ def spec_from_triton(config: dict, version: str, labels: tuple[str, ...] | None,
         if batch < 1:
             raise ValueError("max_batch_size must be at least 1 (models without a batch dimension are not served)")
         (inp,), (out,) = inputs, outputs
-        tensors = [TensorSpec(str(t["name"]), t["data_type"].removeprefix("TYPE_"), tuple(_positive(d) for d in t["dims"]),
+        tensors = [TensorSpec(str(t["name"]), t["data_type"].removeprefix("TYPE_"),
+                              tuple(_positive(d) for d in t["dims"]),
                               t.get("format", "FORMAT_NONE")) for t in (inp, out)]
         if any(t.datatype not in DATATYPES for t in tensors):
             raise ValueError(f"unsupported data type in {[t.datatype for t in tensors]}")

@@ -20,7 +20,8 @@ class BasicResBlock(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, bias: bool = False, relu_module: bool = False, pre_convs: int = 0):
         super().__init__()
         self.pre = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(in_ch if i == 0 else out_ch, out_ch, 3, padding=1, bias=bias), nn.BatchNorm2d(out_ch))
+            nn.Sequential(nn.Conv2d(in_ch if i == 0 else out_ch, out_ch, 3, padding=1, bias=bias),
+                          nn.BatchNorm2d(out_ch))
             for i in range(pre_convs)
         )
         res_in = out_ch if pre_convs else in_ch

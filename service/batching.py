@@ -169,7 +169,7 @@ class Batcher:
         try:
             x = items[0].x if len(items) == 1 else np.concatenate([i.x for i in items])
             output = self.model.run(x)
-        except Exception as e:  # noqa: BLE001 - delivered to every waiting request
+        except Exception as e:
             for item in items:
                 item.loop.call_soon_threadsafe(_set_exception, item.future, e)
             return

@@ -48,7 +48,7 @@ def _name_and_precision(label: str) -> tuple[str, None, str | None]:
 def _predictions(c: Comparison) -> dict | None:
     if c.images is None:
         return None
-    probs = {label: softmax(m.run(c.images)) for label, m in zip(c.labels, c.models)}
+    probs = {label: softmax(m.run(c.images)) for label, m in zip(c.labels, c.models, strict=True)}
     per_image = [{name: {"label": int(p[i].argmax()), "confidence": round(float(p[i].max()), 6)}
                   for name, p in probs.items()} for i in range(len(c.images))]
     argmax = np.stack([p.argmax(1) for p in probs.values()])  # [models, N]
@@ -85,7 +85,7 @@ def _timed_runs(c: Comparison, x: np.ndarray, deadline: float) -> tuple[list[lis
     rng = np.random.default_rng(req.seed)
     samples: list[list[float]] = [[] for _ in models]
     for _ in range(req.iterations):
-        for s, seconds in zip(samples, _round(models, x, rng.permutation(len(models)))):
+        for s, seconds in zip(samples, _round(models, x, rng.permutation(len(models))), strict=True):
             s.append(seconds)
         if time.perf_counter() > deadline:
             return samples, warmed, len(samples[0]) < req.iterations
@@ -100,13 +100,15 @@ def run_compare(c: Comparison) -> dict:
     size = c.request.batch_size
     latency = {label: {**latency_summary(s), "throughput_images_per_s": round(size * len(s) / sum(s), 1),
                        "provider": m.provider, "version": m.version, "precision": m.spec.precision}
-               for label, m, s in zip(c.labels, c.models, samples)}
-    ratios = {f"{label}/{c.labels[0]}": ratio_ci(samples[0], s) for label, s in zip(c.labels[1:], samples[1:])}
+               for label, m, s in zip(c.labels, c.models, samples, strict=True)}
+    ratios = {f"{label}/{c.labels[0]}": ratio_ci(samples[0], s) for label, s in zip(c.labels[1:], samples[1:],
+                                                                                    strict=True)}
     body = {"models": c.labels, "predictions": preds, "latency": latency, "ratios": ratios,
             "config": {"iterations": len(samples[0]), "requested_iterations": c.request.iterations,
                        "warmup": warmed, "requested_warmup": c.request.warmup, "batch_size": size,
                        "truncated_at_wall_s": c.max_wall_s if truncated else None,
                        "order": "interleaved, random per round"}}
     if c.request.samples:
-        body["samples_ms"] = {label: np.round(np.asarray(s) * 1e3, 4) for label, s in zip(c.labels, samples)}
+        body["samples_ms"] = {label: np.round(np.asarray(s) * 1e3, 4) for label, s in zip(c.labels, samples,
+                                                                                          strict=True)}
     return body

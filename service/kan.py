@@ -145,7 +145,7 @@ class KanFunctions:
 
     def edge_inputs(self, layer_inputs: list[np.ndarray]) -> list[np.ndarray]:
         """explain.onnx's outputs (each layer's x) -> each layer's u."""
-        return [layer.edge_inputs(x) for layer, x in zip(self.layers, layer_inputs)]
+        return [layer.edge_inputs(x) for layer, x in zip(self.layers, layer_inputs, strict=True)]
 
 
 def read_verified(path: Path, sha256: str | None) -> bytes:
@@ -202,7 +202,7 @@ def load_explainer(entry, make_session) -> tuple[Explainer | None, str | None]:
         return None, None
     try:
         return _explainer(entry.path.parent, files, make_session), None
-    except Exception as e:  # noqa: BLE001 - bad files, onnxruntime's many types: all mean "not explained"
+    except Exception as e:
         reason = str(e) if isinstance(e, KanDataError) else f"{type(e).__name__} while loading {EXPLAIN_FILE}"
         log.warning("KAN functions not loaded", extra={"model": entry.name, "version": entry.version,
                                                         "reason": reason})
@@ -233,4 +233,4 @@ def sample_edges(layer: KanLayer, top: int, points: int) -> list[dict]:
     y = np.einsum("epg,eg->ep", layer.bases(u), layer.coefficients[outs, ins])
     return [{"out": int(j), "in": int(i), "importance": float(layer.importance[j, i]),
              "range": [float(layer.low[i]), float(layer.high[i])], "x": np.round(u[e], 6), "y": np.round(y[e], 6)}
-            for e, (j, i) in enumerate(zip(outs, ins))]
+            for e, (j, i) in enumerate(zip(outs, ins, strict=True))]

@@ -128,7 +128,8 @@ def _compressing(send, accept: bytes):
             return
         start = started.pop()
         body = b"".join(chunks)
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-encoding")]
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length",
+                                                                                    b"content-encoding")]
         if body:
             body = gzip.compress(body, 6, mtime=0) if encoding == "gzip" else zlib.compress(body, 6)
             headers.append((b"content-encoding", encoding.encode()))

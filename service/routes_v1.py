@@ -119,7 +119,8 @@ async def compare(request: Request, svc: ServiceDep) -> Response:
     """The same input through several models, side by side, and an interleaved A/B latency run (capped at 10 s,
     warm-up included; one comparison at a time)."""
     require_json_or_none(request)
-    req = await svc.pool.run(parse_body, CompareRequest, await read_body(request, svc.pool, svc.settings.max_body_bytes))
+    req = await svc.pool.run(parse_body, CompareRequest, await read_body(request, svc.pool,
+                                                                         svc.settings.max_body_bytes))
     plan = await svc.pool.run(plan_comparison, req, svc)
     if svc.compare_busy:  # checked and set with no await between: atomic on the event loop
         raise Busy("a comparison is already running; try again when it finishes", {"Retry-After": "5"})

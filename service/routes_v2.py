@@ -69,7 +69,8 @@ async def statistics(svc: ServiceDep, name: str | None = None, version: str | No
 async def model_metadata(name: str, svc: ServiceDep, version: str | None = None) -> Response:
     rt = svc.get(name, version)
     spec = rt.spec
-    return json_response({"name": rt.name, "versions": sorted(svc.models[rt.name], key=version_key), "platform": "onnxruntime_onnx",
+    return json_response({"name": rt.name, "versions": sorted(svc.models[rt.name], key=version_key),
+                          "platform": "onnxruntime_onnx",
                           "inputs": [spec.input.oip()] if spec else [], "outputs": [spec.output.oip()] if spec else [],
                           "parameters": {"execution_provider": rt.provider, "ready": rt.ready}})
 

@@ -89,7 +89,7 @@ def load_model(entry: ModelEntry, provider: str, intra_op_threads: int, max_batc
         _warm_up(rt)
         rt.kan, rt.kan_error = load_explainer(entry, lambda path: ort.InferenceSession(
             path, session_options(intra_op_threads), providers=requested_providers(provider)))
-    except Exception as e:  # noqa: BLE001 - onnxruntime raises many types; any of them means "not ready, why"
+    except Exception as e:
         log.error("model failed to load", extra={"model": rt.name, "version": rt.version, "detail": str(e)[:2000]})
         rt.error = _client_reason(e)
     return rt

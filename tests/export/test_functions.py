@@ -53,13 +53,13 @@ def test_numpy_functions_rebuild_every_torch_layer(tiny, mnist_test):
     model, files, functions = tiny
     images = mnist_test[0][:64]
     seen = _hooked(model.head, images, model)
-    for layer, (x, y) in zip(functions.layers, seen):
+    for layer, (x, y) in zip(functions.layers, seen, strict=True):
         u = layer.edge_inputs(x.double().numpy())
         np.testing.assert_allclose(layer.forward(u), y.double().numpy(), atol=1e-5)
         np.testing.assert_allclose(layer.phi(u).sum(-1) + layer.bias, layer.forward(u), atol=1e-12)
     explained = make_session(files[EXPLAIN_FILE]).run(None, {"images": images})
     assert len(explained) == len(functions.explain_outputs) == 2
-    for got, (x, _) in zip(explained, seen):
+    for got, (x, _) in zip(explained, seen, strict=True):
         np.testing.assert_allclose(got, x.numpy(), atol=1e-5)
     check_standard(onnx.load_from_string(files[EXPLAIN_FILE]))
 
@@ -74,7 +74,7 @@ def test_importance_and_ranges_are_what_the_declared_training_images_give(tiny, 
     index = np.sort(np.random.default_rng(0).choice(60000, 2048, replace=False))
     images = (train[index] / 255.0).astype(np.float32)[:, None]
     norms = _hooked([m.layernorm for m in model.head], images, model)
-    for layer, torch_layer, (_, u) in zip(functions.layers, model.head, norms):
+    for layer, torch_layer, (_, u) in zip(functions.layers, model.head, norms, strict=True):
         out, inp = layer.shape
         weight = torch_layer.spline_linear.weight.detach().double().view(out, inp, -1)
         phi = torch.einsum("nig,oig->noi", torch_layer.rbf(u).double(), weight)  # [N, out, in]
@@ -89,7 +89,8 @@ def test_sampled_edges_are_ranked_and_span_the_training_range(tiny):
     importance = [e["importance"] for e in edges]
     assert importance == sorted(importance, reverse=True) and importance[0] == layer.importance.max()
     for e in edges:
-        assert e["x"][0] == pytest.approx(e["range"][0], abs=1e-6) and e["x"][-1] == pytest.approx(e["range"][1], abs=1e-6)
+        assert e["x"][0] == pytest.approx(e["range"][0], abs=1e-6) and e["x"][-1] == pytest.approx(e["range"][1],
+                                                                                                   abs=1e-6)
         np.testing.assert_allclose(e["y"], layer.edge(e["out"], e["in"], np.asarray(e["x"])), atol=1e-6)
 
 

@@ -1,6 +1,7 @@
 """Re-exporting a shipped checkpoint on a later commit reproduces the shipped artifacts: the fp32 model.onnx byte
-for byte (the int8 export rebuilds it and records its sha256), the int8 one up to the last bits of calibration-derived scales (they come from float activations,
-which differ in the last bits between CPU kernels; weights, zero points and graph are identical)."""
+for byte (the int8 export rebuilds it and records its sha256), the int8 one up to the last bits of
+calibration-derived scales (they come from float activations, which differ in the last bits between CPU kernels;
+weights, zero points and graph are identical)."""
 import json
 
 import numpy as np

@@ -40,7 +40,7 @@ def test_reads_raw_idx_as_well_as_gz(data_dir, tmp_path):
 
 
 def test_missing_file_names_it(tmp_path):
-    with pytest.raises(MNISTError, match="missing MNIST file .*t10k-images-idx3-ubyte"):
+    with pytest.raises(MNISTError, match=r"missing MNIST file .*t10k-images-idx3-ubyte"):
         load_mnist("test", tmp_path)
 
 
@@ -64,7 +64,7 @@ def test_truncated_gzip_is_named(data_dir, tmp_path):
     payload = (data_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()
     bad = tmp_path / "t10k-labels-idx1-ubyte.gz"
     bad.write_bytes(payload[: len(payload) // 2])
-    with pytest.raises(MNISTError, match="corrupt or truncated gzip file .*t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(MNISTError, match=r"corrupt or truncated gzip file .*t10k-labels-idx1-ubyte\.gz"):
         read_idx(bad)
 
 
@@ -106,7 +106,7 @@ def test_download_rejects_corrupt_mirror_file(data_dir, mirror, tmp_path):
     raw[100] ^= 1
     (root / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(raw)))
     out = tmp_path / "mnist"
-    with pytest.raises(MNISTError, match="t10k-labels-idx1-ubyte.gz.*checksum"):
+    with pytest.raises(MNISTError, match=r"t10k-labels-idx1-ubyte\.gz.*checksum"):
         download_mnist(out, mirrors=[url], timeout=5)
     assert not (out / "t10k-labels-idx1-ubyte.gz").exists()
 

@@ -39,7 +39,7 @@ def test_rswaf_applies_inverse_h_in_forward():
 def test_fasterkan_layer_output_depends_on_h():
     torch.manual_seed(0)
     a, b = FasterKANLayer(6, 2, inv_h=1.75), FasterKANLayer(6, 2, inv_h=0.5)
-    b.load_state_dict(a.state_dict(), strict=False)
+    b.load_state_dict(a.state_dict(), strict=True)
     b.rswaf.inv_h.fill_(0.5)
     x = torch.randn(4, 6)
     assert not torch.allclose(a(x), b(x))

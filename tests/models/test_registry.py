@@ -16,7 +16,7 @@ def test_forward_shape_and_finite(name):
 
 
 def test_unknown_name_lists_valid_models():
-    with pytest.raises(ValueError, match="unknown model 'resnet'.*fasterkan.*mlp"):
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'.*fasterkan.*mlp"):
         create_model("resnet")
 
 

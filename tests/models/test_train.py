@@ -67,7 +67,10 @@ def test_resume_continues_exactly(data_dir, tmp_path, monkeypatch, where):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     keys = ("epoch", "train_loss", "val_accuracy", "test_accuracy")
-    assert [[m[k] for k in keys] for m in read_metrics(straight)] == [[m[k] for k in keys] for m in read_metrics(resumed)]
+    def rows(out):
+        return [[m[k] for k in keys] for m in read_metrics(out)]
+
+    assert rows(straight) == rows(resumed)
 
 
 def test_split_holdout_is_the_last_n_without_overlap(data_dir):
@@ -102,5 +105,5 @@ def test_evaluate_command_prints_accuracy(data_dir, tmp_path):
            "--data-dir", str(data_dir)]
     text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     assert text.startswith("accuracy=0.") and text.strip().endswith("n=10000")
-    result = json.loads(subprocess.run(cmd + ["--json"], capture_output=True, text=True, check=True).stdout)
+    result = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=True).stdout)
     assert result["n"] == 10000 and 0.15 < result["accuracy"] <= 1  # above chance after 16 steps

@@ -126,7 +126,8 @@ def test_debug_shows_what_the_model_saw_and_where(client):
     image = np.asarray(Image.open(io.BytesIO(base64.b64decode(seen["image_png_base64"]))))
     assert image.shape == (28, 28) and image.max() == 255 and seen["inverted"] is False
     pixels = client.post("/v1/models/fasterkan/predict?debug=true", json={"images": IMG}).json()["debug"][0]
-    assert pixels["bbox"] is None and "debug" not in client.post("/v1/models/fasterkan/predict", json={"images": IMG}).json()
+    assert pixels["bbox"] is None and "debug" not in client.post("/v1/models/fasterkan/predict",
+                                                                 json={"images": IMG}).json()
 
 
 def test_precision_is_chosen_by_query_and_in_compare(client):

@@ -20,7 +20,8 @@ def _png_bomb() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
     ihdr = (100_000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND",
+                                                                                                             b"")
 
 
 def _b64(data: bytes) -> str:
@@ -50,8 +51,11 @@ CASES = {  # id: (path, kwargs for client.post, expected status)
     "v1-wrong-size": (P1, {"json": {"images": np.zeros((27, 28)).tolist()}}, 400),
     "v1-wrong-ndim": (P1, {"json": {"images": np.zeros((1, 2, 28, 28)).tolist()}}, 400),
     "v1-ragged": (P1, {"json": {"images": [[0.1] * 28] * 27 + [[0.1] * 27]}}, 400),
-    "v1-nan": (P1, {"content": json.dumps({"images": [[float("nan")] * 28] * 28}), "headers": {"content-type": J}}, 400),
-    "v1-inf": (P1, {"content": b'{"images": [' + b",".join([b"[" + b",".join([b"Infinity"] * 28) + b"]"] * 28) + b"]}"}, 400),
+    "v1-nan": (P1, {"content": json.dumps({"images": [[float("nan")] * 28] * 28}), "headers": {"content-type": J}},
+               400),
+    "v1-inf": (P1,
+               {"content": b'{"images": [' + b",".join([b"[" + b",".join([b"Infinity"] * 28) + b"]"] * 28) + b"]}"},
+               400),
     "v1-float-above-1": (P1, {"json": {"images": np.full((28, 28), 1.5).tolist()}}, 400),
     "v1-negative": (P1, {"json": {"images": np.full((28, 28), -0.1).tolist()}}, 400),
     "v1-int-above-255": (P1, {"json": {"images": np.full((28, 28), 256).tolist()}}, 400),
@@ -93,7 +97,8 @@ CASES = {  # id: (path, kwargs for client.post, expected status)
     "v2-huge-dims": (P2, {"json": _oip([2**31, 2**31, 2**31, 4], data=[])}, 400),
     "v2-empty-batch": (P2, {"json": _oip([0, 1, 28, 28])}, 400),
     "v2-batch-above-limit": (P2, {"json": _oip([MAX_BATCH + 1, 1, 28, 28])}, 400),
-    "v2-binary-nan": (P2, dict(zip(("content", "headers"), _binary_values(np.full((1, 1, 28, 28), np.nan)))), 400),
+    "v2-binary-nan": (P2, dict(zip(("content", "headers"), _binary_values(np.full((1, 1, 28, 28), np.nan)),
+                                   strict=True)), 400),
     "v2-json-overflow": (P2, {"json": _oip([1, 1, 28, 28], data=[1e300] * 784)}, 400),
     "v2-nan-token": (P2, {"content": json.dumps(_oip([1, 1, 28, 28], data=[float("nan")] * 784))}, 400),
     "v2-string-data": (P2, {"json": _oip([1, 1, 28, 28], data=["x"] * 784)}, 400),
@@ -101,8 +106,10 @@ CASES = {  # id: (path, kwargs for client.post, expected status)
     "v2-wrong-input-name": (P2, {"json": {"inputs": [{**_oip([1, 1, 28, 28])["inputs"][0], "name": "x"}]}}, 400),
     "v2-unknown-output": (P2, {"json": _oip([1, 1, 28, 28], outputs=[{"name": "probs"}])}, 400),
     "v2-invalid-json": (P2, {"content": b"{inputs"}, 400),
-    "v2-binary-size-mismatch": (P2, dict(zip(("content", "headers"), _binary([1, 1, 28, 28], 3136, 3000))), 400),
-    "v2-binary-short-body": (P2, dict(zip(("content", "headers"), _binary([1, 1, 28, 28], 100, 3136))), 400),
+    "v2-binary-size-mismatch": (P2, dict(zip(("content", "headers"), _binary([1, 1, 28, 28], 3136, 3000),
+                                             strict=True)), 400),
+    "v2-binary-short-body": (P2, dict(zip(("content", "headers"), _binary([1, 1, 28, 28], 100, 3136), strict=True)),
+                             400),
     "v2-bad-header-length": (P2, {"content": b"{}", "headers": {"Inference-Header-Content-Length": "99"}}, 400),
     "v2-body-too-large": (P2, {"content": b"0" * (LIMIT + 1)}, 413),
 }

@@ -36,7 +36,7 @@ def test_explain_contributions_add_up_to_the_served_logit(client, digits):
     assert body["predictions"] == plain["predictions"]  # explain changes nothing that is served
     logits = _served_logits(client, x)
     assert [e["label"] for e in body["explain"]] == logits.argmax(1).tolist() == labels.tolist()
-    for e, row in zip(body["explain"], logits):
+    for e, row in zip(body["explain"], logits, strict=True):
         assert e["logit"] == float(row[e["label"]])  # the served float32, not a recomputation
         assert len(e["contributions"]) == 16 and [len(u) for u in e["edge_inputs"]] == [256, 128, 64, 32, 16]
         assert abs(sum(e["contributions"]) + e["bias"] - e["logit"]) <= 1e-4
@@ -52,7 +52,7 @@ def test_contributions_lie_on_the_served_curves(client, digits):
     curves = client.get("/v1/models/fasterkan/functions?layer=4&top=160&points=512").json()["layers"][0]["edges"]
     by_edge = {(c["out"], c["in"]): c for c in curves}
     checked = 0
-    for i, (u, phi) in enumerate(zip(e["edge_inputs"][4], e["contributions"])):
+    for i, (u, phi) in enumerate(zip(e["edge_inputs"][4], e["contributions"], strict=True)):
         curve = by_edge[e["label"], i]
         if curve["range"][0] <= u <= curve["range"][1]:
             assert np.interp(u, curve["x"], curve["y"]) == pytest.approx(phi, abs=2e-3)
@@ -117,7 +117,8 @@ def test_a_damaged_functions_file_leaves_the_model_served(repo_copy):
     path = repo_copy / "fasterkan" / "1" / "functions.json"
     path.write_bytes(path.read_bytes().replace(b'"train"', b'"tr4in"'))
     with make_client(repo_copy) as client:
-        assert client.post("/v1/models/fasterkan/predict", json={"images": np.zeros((28, 28)).tolist()}).status_code == 200
+        assert client.post("/v1/models/fasterkan/predict", json={"images": np.zeros((28,
+                                                                                     28)).tolist()}).status_code == 200
         r = client.get("/v1/models/fasterkan/functions")
         assert r.status_code == 404 and "sha256 does not match" in r.json()["error"]["message"]
         assert client.get("/v1/models/fasterkan").json()["functions"] is False

@@ -43,7 +43,7 @@ def on_canvas(digit: np.ndarray, scale: int = 9, canvas=(380, 500), at=(60, 230)
 def renderings(digit: np.ndarray) -> dict[str, bytes]:
     ink = on_canvas(digit)
     black_on_white = Image.fromarray(255 - ink)
-    rgba = np.zeros(ink.shape + (4,), dtype=np.uint8)
+    rgba = np.zeros((*ink.shape, 4), dtype=np.uint8)
     rgba[..., 3] = ink  # black strokes on a transparent canvas, as a browser <canvas> exports them
     white_rgba = rgba.copy()
     white_rgba[..., :3] = 255  # white strokes on transparent: invisible if flattened on white
@@ -66,7 +66,7 @@ def test_round_trip_matches_canonical_digit(digits):
         for name, data in renderings(digit).items():
             out = decode_image(data)
             assert out.shape == (28, 28) and out.dtype == np.float32, name
-            assert 0.0 <= out.min() and out.max() <= 1.0, name
+            assert out.min() >= 0.0 and out.max() <= 1.0, name
             assert corr(out, canonical) > 0.8, f"{name}: correlation {corr(out, canonical):.3f}"
 
 
@@ -109,7 +109,7 @@ def test_rejects_truncated_and_corrupt(digits):
            png[:60] + bytes(200) + png[260:],  # zeroed bytes inside the compressed data
            png[:33] + b"\x00\x00\x10\x00IDAT" + os.urandom(4096)]
     for data in bad:
-        with pytest.raises(ImageError, match="corrupt|truncated"):
+        with pytest.raises(ImageError, match=r"corrupt|truncated"):
             decode_image(data)
 
 

@@ -26,7 +26,8 @@ def test_published_oip_spec_finds_no_5xx_and_no_invalid_answer(model_repo, tmp_p
     try:
         wait_ready(proc, port)
         runs = [subprocess.run([str(Path(sys.executable).parent / "schemathesis"), *extra, "run", str(spec), "--url",
-                                f"http://127.0.0.1:{port}", "--checks", "not_a_server_error,response_schema_conformance",
+                                f"http://127.0.0.1:{port}", "--checks",
+                                "not_a_server_error,response_schema_conformance",
                                 "--max-examples", "40", "--seed", "2", "--generation-deterministic", "--no-color"],
                                capture_output=True, text=True, timeout=600, check=False)
                 for extra in ([], ["--config-file", str(config)])]

@@ -94,7 +94,7 @@ def test_batcher_waits_for_announced_requests(runtime):
 
     results = _run(batcher, go())
     assert [r.batch_size for r in results] == [10] * 4
-    for x, r in zip(xs, results):
+    for x, r in zip(xs, results, strict=True):
         assert np.allclose(r.output, runtime.run(x), atol=1e-5)
 
 

@@ -17,18 +17,23 @@ def test_serve_path_imports_no_torch_or_onnx():
     assert out.strip() == "[]"
 
 
+def base_dependencies() -> list[Requirement]:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    return [Requirement(d) for d in project["dependencies"]]
+
+
 PLATFORMS = {("linux", "x86_64"): "onnxruntime-gpu", ("linux", "aarch64"): "onnxruntime-gpu",
              ("darwin", "arm64"): "onnxruntime", ("win32", "AMD64"): "onnxruntime"}
 
 
 def test_base_dependencies_exclude_training_stack():
-    deps = [Requirement(d) for d in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    deps = base_dependencies()
     assert not {d.name.lower() for d in deps} & {"torch", "onnx", "onnxscript"}
 
 
 @pytest.mark.parametrize("platform,machine", PLATFORMS)
 def test_onnxruntime_is_the_gpu_build_exactly_where_pypi_has_one(platform, machine):
-    deps = [Requirement(d) for d in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    deps = base_dependencies()
     env = {"sys_platform": platform, "platform_machine": machine}
     chosen = [d.name for d in deps if d.name.startswith("onnxruntime") and (d.marker is None or d.marker.evaluate(env))]
     assert chosen == [PLATFORMS[platform, machine]]

@@ -91,7 +91,7 @@ def test_classification_is_argsort_of_the_logits(client, binary):
     logits = _infer(client, binary=binary).as_numpy("logits")
     top = _infer(client, binary=binary, class_count=3).as_numpy("logits")
     assert top.shape == (3, 3)
-    for row, classes in zip(logits, top):
+    for row, classes in zip(logits, top, strict=True):
         parsed = [(c.decode() if isinstance(c, bytes) else c).split(":") for c in classes]  # bytes when binary
         assert [int(p[1]) for p in parsed] == list(np.argsort(-row)[:3])
         assert np.allclose([float(p[0]) for p in parsed], np.sort(row)[::-1][:3], atol=1e-5)
@@ -200,7 +200,7 @@ def test_a_failed_load_keeps_the_old_version_serving(own_server):
     model = repo / "fasterkan" / "7" / "model.onnx"
     model.write_bytes(model.read_bytes()[:-100])  # no longer what index.json says
     with _client(port) as client:
-        with pytest.raises(InferenceServerException, match="failed to load 'fasterkan'.*version 7: sha256 mismatch"):
+        with pytest.raises(InferenceServerException, match=r"failed to load 'fasterkan'.*version 7: sha256 mismatch"):
             client.load_model("fasterkan")
         assert client.is_model_ready("fasterkan", "1") and not client.is_model_ready("fasterkan", "7")
         assert _infer(client).as_numpy("logits").shape == (3, 10)

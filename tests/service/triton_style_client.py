@@ -54,7 +54,7 @@ def main() -> None:
         fail("Inference Statistics")
 
     top3 = infer(client, images, class_count=3).as_numpy("logits")
-    for row, classes in zip(logits, top3):
+    for row, classes in zip(logits, top3, strict=True):
         value, index, _label = str(classes[0]).split(":")  # JSON BYTES come back as str
         if int(index) != int(np.argmax(row)) or abs(float(value) - row.max()) > 1e-4:
             fail("classification")
