@@ -52,25 +52,27 @@ def register(subparsers) -> None:
     s.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads for the checks")
     s.add_argument("--no-functions", dest="functions", action="store_false",
                    help="skip functions.json and explain.onnx (written by default for fp32 FasterKAN models)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar during --evaluate")
     s.set_defaults(func=cmd_export)
 
     s = subparsers.add_parser("export-functions", help="add a FasterKAN model's learned functions (functions.json) "
                               "and explain graph (explain.onnx) to its exported fp32 version, checked against it")
-    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--checkpoint", required=True, help="the checkpoint the version was exported from (e.g. "
+                                                       "checkpoints/fasterkan.pt)")
     s.add_argument("--out", default="model_repository", help="model repository directory (default: %(default)s)")
     s.add_argument("--name", default=None, help="model name (default: the checkpoint's model_name)")
-    s.add_argument("--version", type=int, default=1)
-    s.add_argument("--data-dir", default=None, help="MNIST directory (default: $KANSERVE_DATA_DIR, then ./data/mnist)")
-    s.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
+    s.add_argument("--version", type=int, default=1, help="the exported fp32 version (default: %(default)s)")
+    s.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    s.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads (default: %(default)s)")
     s.set_defaults(func=cmd_export_functions)
 
     s = subparsers.add_parser("functions",
                               help="draw a KAN model's learned functions (its functions.json) as a grid of "
                               "small plots: one row per layer, its most important edges first (matplotlib)")
-    s.add_argument("--model", required=True)
+    s.add_argument("--model", required=True, help="a KAN model of the repository, e.g. fasterkan")
     s.add_argument("--model-version", default=None, help="default: the latest fp32 version with functions")
-    s.add_argument("--model-repository", default="model_repository")
+    s.add_argument("--model-repository", default="model_repository", help="(default: %(default)s)")
     s.add_argument("--top", type=int, default=8, help="edges per layer (default: %(default)s)")
     s.add_argument("--points", type=int, default=96, help="samples per curve (default: %(default)s)")
-    s.add_argument("--out", default="functions.png")
+    s.add_argument("--out", default="functions.png", help="the PNG to write (default: %(default)s)")
     s.set_defaults(func=cmd_functions)

@@ -34,10 +34,10 @@ def kan_layers(model: nn.Module) -> list[FasterKANLayer] | None:
 
 def layer_weights(layer: FasterKANLayer) -> KanLayer:
     """A torch layer as service/kan.py's KanLayer (coefficients [out, in, G] from the in-major spline weights)."""
-    ln, grid = layer.layernorm, layer.rbf.grid.detach()
+    ln, grid = layer.layernorm, layer.rswaf.grid.detach()
     weight = layer.spline_linear.weight.detach()
     return KanLayer(_float64(weight.reshape(weight.shape[0], -1, len(grid))), _float64(grid),
-                    float(layer.rbf.inv_h), _float64(ln.weight), _float64(ln.bias), float(ln.eps))
+                    float(layer.rswaf.inv_h), _float64(ln.weight), _float64(ln.bias), float(ln.eps))
 
 
 def _float64(t: torch.Tensor) -> np.ndarray:

@@ -20,8 +20,11 @@ KANSERVE = ".venv/bin/kanserve"
 CHEAP = re.compile(rf"^(curl |{re.escape(KANSERVE)} (summary|models|probe)\b)")
 # What each cheap command must print beyond exiting 0: (pattern of the command, pattern of its output), first match.
 EXPECT = [
-    (r"predict\?debug=true", r'"label":\s*7.*"image_png_base64"'), (r"/predict", r'"label":\s*7'),
-    (r"/v1/models \|", r'"provider"'), (r"/v1/compare", r'"agreement":\s*1\.0'), (r"/stats", r'"model_stats"'),
+    (r"predict\?debug=true", r'"label":\s*7.*"image_png_base64"'),
+    (r"predict\?explain=true", r'"label":\s*7.*"contributions"'), (r"/predict", r'"label":\s*7'),
+    (r"/functions\?", r'"importance"'),
+    (r"/v1/models \|", r'"provider"'), (r"mlp:int8.*/v1/compare", r'"fasterkan/mlp:int8"'),
+    (r"/v1/compare", r'"agreement":\s*1\.0'), (r"/stats", r'"model_stats"'), (r"probe .*mlp:int8", r"mlp / mlp:int8"),
     (r"/metrics", r"kanserve_"), (r"summary mlp", r"Total params: 3,272,842"),
     (r"summary fasterkan", r"Total params: 1,427,488"), (r"summary\s*(#|$)", r"cnn_fastkan"),
     (r"kanserve models", r"fasterkan"), (r"kanserve probe", r"fasterkan / mlp"),

@@ -77,7 +77,7 @@ def test_importance_and_ranges_are_what_the_declared_training_images_give(tiny, 
     for layer, torch_layer, (_, u) in zip(functions.layers, model.head, norms, strict=True):
         out, inp = layer.shape
         weight = torch_layer.spline_linear.weight.detach().double().view(out, inp, -1)
-        phi = torch.einsum("nig,oig->noi", torch_layer.rbf(u).double(), weight)  # [N, out, in]
+        phi = torch.einsum("nig,oig->noi", torch_layer.rswaf(u).double(), weight)  # [N, out, in]
         np.testing.assert_allclose(layer.importance, phi.abs().mean(0).numpy(), rtol=1e-4, atol=1e-7)
         np.testing.assert_allclose(layer.low, u.min(0).values.numpy(), atol=1e-5)
         np.testing.assert_allclose(layer.high, u.max(0).values.numpy(), atol=1e-5)

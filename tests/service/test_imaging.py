@@ -1,14 +1,13 @@
 """service.imaging: real MNIST digits survive a round trip through image files; every bad upload is an ImageError."""
 import io
 import os
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from service.imaging import MAX_PIXELS, ImageError, decode_image
+from tests.service.conftest import png_header_only
 
 INDICES = [0, 1, 2, 3, 4, 7, 11, 18]  # a spread of classes from the test split
 
@@ -111,15 +110,6 @@ def test_rejects_truncated_and_corrupt(digits):
     for data in bad:
         with pytest.raises(ImageError, match=r"corrupt|truncated"):
             decode_image(data)
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose IHDR claims width×height, followed by a 16-byte IDAT: nowhere near enough pixel data."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", bytes(16)) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("side", [4097, 50_000])  # just over our limit; far over Pillow's own bomb limit
