@@ -210,8 +210,11 @@ def test_cross_checks_catch_drift(repo_copy, mutation):
 
 # ---- `make serve`: the venv is reused, KANSERVE_* settings win unless a make variable is given ----
 def _make_serve(cwd: Path, *args: str, **env: str) -> list[str]:
-    out = subprocess.run([require("make"), "-n", "serve", "SERVE_EXTRA=none", *args], cwd=cwd, capture_output=True,
-                         text=True, timeout=30, check=True, env={**os.environ, **env})
+    # Run as a top-level make even when the suite itself runs under `make test` (no "Leaving directory" lines).
+    outer = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
+    clean_env = {k: v for k, v in os.environ.items() if k not in outer}
+    out = subprocess.run([require("make"), "--no-print-directory", "-n", "serve", "SERVE_EXTRA=none", *args], cwd=cwd,
+                         capture_output=True, text=True, timeout=30, check=True, env={**clean_env, **env})
     return out.stdout.splitlines()
 
 
