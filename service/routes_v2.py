@@ -9,7 +9,7 @@ from kanserve.contract import triton_config
 from service.body import json_response, read_body
 from service.core import version_key
 from service.deps import ServiceDep
-from service.errors import BadRequest, NotReady
+from service.errors import BadRequest, NotFound, NotReady
 from service.oip import HEADER_LENGTH, InferRequest, OutputTensor, classify, encode_response, parse_infer
 from service.openapi import json_body
 from service.runtime import ModelRuntime
@@ -165,3 +165,26 @@ async def unload(name: str, request: Request, svc: ServiceDep) -> Response:
     await _repository_request(request, svc, RepositoryModelRequest)
     await svc.unload_model(name)
     return json_response({})
+
+
+# Triton extensions kanserve does not serve answer with why (README "Scaling out"), not a bare "Not Found".
+_NO_SHARED_MEMORY = ("one server process with its own sessions has no client memory to share; send binary tensors "
+                     "(the binary_tensor_data extension) instead")
+NOT_SERVED = {
+    "/trace/setting": "trace: kanserve logs one JSON line per event on stdout (KANSERVE_LOG_LEVEL) and exports "
+                      "Prometheus metrics on /metrics instead",
+    "/models/{name}/trace/setting": "trace: see /v2/trace/setting",
+    "/logging": "logging: kanserve's log level is KANSERVE_LOG_LEVEL, set at start",
+    "/systemsharedmemory{rest:path}": f"system shared memory: {_NO_SHARED_MEMORY}",
+    "/cudasharedmemory{rest:path}": f"CUDA shared memory: {_NO_SHARED_MEMORY}",
+}
+
+
+def _not_served(reason: str):
+    async def answer() -> None:
+        raise NotFound(f"Triton extension not served by kanserve, {reason}")
+    return answer
+
+
+for _path, _reason in NOT_SERVED.items():
+    router.add_api_route(_path, _not_served(_reason), methods=["GET", "POST"], include_in_schema=False)

@@ -136,6 +136,14 @@ def test_unknown_models_use_tritons_wording(client):
         assert e.value.message().startswith("Request for unknown model: ")
 
 
+@pytest.mark.parametrize("call", ["get_trace_settings", "get_log_settings", "get_system_shared_memory_status",
+                                  "get_cuda_shared_memory_status"])
+def test_extensions_not_served_say_why(client, call):
+    with pytest.raises(InferenceServerException) as err:
+        getattr(client, call)()
+    assert err.value.status() == "404" and "not served by kanserve" in err.value.message()
+
+
 def test_triton_style_client_runs_unmodified(server):
     for extra in ([], ["--request-compression-algorithm", "gzip", "--response-compression-algorithm", "deflate"]):
         r = subprocess.run([sys.executable, str(Path(__file__).parent / "triton_style_client.py"), "-u",
