@@ -17,7 +17,7 @@ import onnxruntime as ort
 
 from bench import imaging_baseline
 from bench.timing import round_robin, write_json
-from models.data import default_data_dir, load_mnist
+from models.data import load_mnist
 from service import imaging
 from service.stats import latency_summary
 from tests.service.photos import KINDS, corpus, render
@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=200, help="timed calls per decoder for the 1 MP photo")
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="MNIST folder (default: $KANSERVE_DATA_DIR, then ~/.cache/kanserve/mnist)")
     parser.add_argument("--repository", type=Path, default=Path("model_repository"))
     parser.add_argument("--out", type=Path, default=Path("reports/photos.json"))
     args = parser.parse_args(argv)
