@@ -96,6 +96,9 @@ def header(info: dict | None, md_dir: Path, out: Path) -> list[str]:
               f"{m['threads']} intra-op thread(s) per model; models: {info.get('model_source', '?')}"),
               f"- **Load average** (1 min) at start {m['load_avg_start'][0]:.2f}, at end "
               f"{load_end if isinstance(load_end, str) else f'{load_end:.2f}'}"]
+    if info.get("reused"):
+        lines.append("- **Sections kept from earlier runs** (`--skip`): " + ", ".join(
+            f"{name} (run started {r['started']}, git {r['git_commit']})" for name, r in info["reused"].items()))
     if info["mode"] == "quick":
         lines.append("- **Quick mode**: a smoke run with a handful of repetitions; do not read the numbers as results.")
     if m["load_avg_start"][0] > 0.5 * m["available_cores"]:

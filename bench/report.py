@@ -8,6 +8,7 @@ onnxruntime (bench/lowering.py), torch vs onnxruntime per batch size with the GE
 Run: python -m bench.report [--quick] [--out reports] [--model-repository model_repository]
 """
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -147,8 +148,20 @@ def run_all(args: argparse.Namespace) -> dict:
                 fn()
                 info["durations_s"][name] = round(time.perf_counter() - t0, 1)
     info["machine"]["load_avg_end"] = list(os.getloadavg())
+    info["reused"] = reused_sections(out / "bench.json", args.skip)
     write_json(out / "bench.json", info)
     return info
+
+
+def reused_sections(previous: Path, skipped: set[str]) -> dict:
+    """Skipped sections keep their JSON from an earlier run: say which run (start time, commit) made each."""
+    if not skipped or not previous.exists():
+        return {}
+    prev = json.loads(previous.read_text())
+    made = {name: {"started": prev["started"], "git_commit": prev["machine"]["git_commit"]}
+            for name in prev.get("durations_s", {})}
+    return {name: made[name] if name in made else prev.get("reused", {}).get(name)
+            for name in sorted(skipped) if name in made or name in prev.get("reused", {})}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -106,3 +106,18 @@ def test_live_helpers_tiny():
     assert (len(times["a"]), len(times["b"])) == (3, 1)
     args = build_parser().parse_args(["bench", "--quick", "--out", "x", "--render-only"])
     assert args.quick and args.render_only and args.func.__name__ == "cmd_bench"
+
+
+def test_skipped_sections_name_the_run_that_made_them(tmp_path: Path):
+    from bench.report import reused_sections
+
+    first = {"started": "day 1", "machine": {"git_commit": "aaa"}, "durations_s": {"serving": 1.0, "probe": 1.0}}
+    (tmp_path / "bench.json").write_text(json.dumps(first))
+    assert reused_sections(tmp_path / "bench.json", set()) == {}
+    second = {"started": "day 2", "machine": {"git_commit": "bbb"}, "durations_s": {"probe": 1.0},
+              "reused": reused_sections(tmp_path / "bench.json", {"serving"})}
+    assert second["reused"] == {"serving": {"started": "day 1", "git_commit": "aaa"}}
+    (tmp_path / "bench.json").write_text(json.dumps(second))
+    third = reused_sections(tmp_path / "bench.json", {"serving", "probe", "family"})  # family: never measured
+    assert third == {"serving": {"started": "day 1", "git_commit": "aaa"},
+                     "probe": {"started": "day 2", "git_commit": "bbb"}}
