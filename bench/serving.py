@@ -155,9 +155,10 @@ def targets(runs: dict, raw_p50_ms: float) -> dict:
             "binary_ratio": _spread([k["p50_ms"] / raw_p50_ms for k in ks["c1_binary"]])}
 
 
-def measure(repo: Path, seconds: float, rounds: int) -> dict:
+def measure(repo: Path, seconds: float, rounds: int, only: set[str] | None = None) -> dict:
     """Every server up at once, each idle while another is measured; `rounds` rounds, in each of which every server
-    gets its c=1 and c=16 run in a fresh random order."""
+    gets its c=1 and c=16 run in a fresh random order. `only`: a subset of the servers (kanserve and the minimal
+    endpoint always, the targets compare them)."""
     names, threads = ["mlp", "fasterkan"], 1
     results = {"cores": available_cores(), "intra_op_threads": threads, "seconds_per_run": seconds, "rounds": rounds,
                "body_bytes": len(json_body()), "order": "interleaved: every server once per round, random order",
@@ -165,6 +166,8 @@ def measure(repo: Path, seconds: float, rounds: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="kanserve-wrk-") as tmp, contextlib.ExitStack() as stack:
         tmp, urls = Path(tmp), {}
         for server, launch in servers(repo, threads).items():
+            if only and server not in only | {"kanserve", "minimal_fastapi"}:
+                continue
             for model in names if server == "minimal_fastapi" else [None]:  # the peer serves one model per process
                 port = free_port()
                 proc = start(*launch(model or names[0], port), port)
@@ -207,10 +210,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="duration of each wrk run")
     p.add_argument("--rounds", type=int, default=3, help="rounds of interleaved runs (every server once each)")
     p.add_argument("--out", type=Path, default=Path("reports/serving.json"))
+    p.add_argument("--servers", default="", help="comma-separated subset of the servers (default: all; kanserve and "
+                   "minimal_fastapi are always measured)")
     args = p.parse_args(argv)
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
-    results = measure(args.model_repository, args.seconds, args.rounds)
+    only = {s.strip() for s in args.servers.split(",") if s.strip()}
+    if unknown := only - set(servers(args.model_repository, 1)):
+        p.error(f"unknown server(s) {sorted(unknown)}; known: {', '.join(servers(args.model_repository, 1))}")
+    results = measure(args.model_repository, args.seconds, args.rounds, only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, results)
     print(f"wrote {args.out}")
