@@ -271,7 +271,25 @@ def section_training(out: Path) -> list[str]:
         lines += ["", (f"This run's measurement: batch {ts['batch_size']}, {ts['steps_per_epoch']} steps per epoch, "
                   f"{ts['hardware']}, torch {ts['torch']}; FasterKAN/MLP time per epoch "
                   f"{ts['ratio_fasterkan_to_mlp']:.2f} (report: {470 / 58:.2f}).")]
-    return [*lines, ""]
+    return [*lines, "", *section_study(out), ""]
+
+
+def section_study(out: Path) -> list[str]:
+    """The epochs column, tuned fairly: the time-to-accuracy study's picked recipes (its own report has the rest)."""
+    study = load(out, "time_to_accuracy.json")
+    if study is None:
+        return ["### Time to accuracy with the same tuning budget", "", "Not measured: no "
+                "`reports/time_to_accuracy.json` (`python -m bench.time_to_accuracy run`, then `report`)."]
+    from bench.time_to_accuracy_render import picked_table, target_line
+
+    s = study["status"]
+    return ["### Time to accuracy with the same tuning budget", "",
+            (f"bench/time_to_accuracy.py: both models on one declared grid ({study['grid_flags'] or 'defaults'}; "
+             f"{s['finished']} runs finished, {s['partial']} partial, {s['missing']} not started), recipes picked on "
+             "a 5,000-image validation hold-out only, time = steps × s/step. The full grid, per-seed times and "
+             "accuracy at equal time: [reports/time_to_accuracy.md](reports/time_to_accuracy.md)."), "",
+            *picked_table(study), "", target_line(study), "",
+            "![test accuracy vs training time](reports/time_to_accuracy.png)"]
 
 
 def section_family(out: Path) -> list[str]:

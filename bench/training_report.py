@@ -60,6 +60,9 @@ def markdown(runs: dict, attempts: list[dict], speed: dict | None) -> str:
                        f"{speed['hardware']}, torch {speed['torch']}). The report found FasterKAN 8× *slower* "
                        "(7 m 50 s vs 58 s). The two models differ mostly in their CNNs, which dominate the cost: "
                        "~169 M MACs per image for the MLP model's, ~35 M for the FasterKAN model's.")]
+    lines += ["", "## Time to accuracy with the same tuning budget", "",
+              "Both models on one declared grid of peak LR × epochs × seeds, recipes picked on validation only: "
+              "[time_to_accuracy.md](time_to_accuracy.md) (`python -m bench.time_to_accuracy`)."]
     lines += ["", "## Per epoch", ""]
     for name, r in runs.items():
         lines.append(f"- **{name}**: " + ", ".join(f"{e['epoch']}: {100 * e['test_accuracy']:.2f} %"

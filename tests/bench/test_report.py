@@ -121,3 +121,13 @@ def test_skipped_sections_name_the_run_that_made_them(tmp_path: Path):
     third = reused_sections(tmp_path / "bench.json", {"serving", "probe", "family"})  # family: never measured
     assert third == {"serving": {"started": "day 1", "git_commit": "aaa"},
                      "probe": {"started": "day 2", "git_commit": "bbb"}}
+
+
+def test_study_section_shows_the_picked_recipes_or_says_not_measured(out: Path):
+    assert "Not measured: no `reports/time_to_accuracy.json`" in render(out, out.parent / "BENCHMARKS.md")
+    shutil.copy(REPO_ROOT / "reports" / "time_to_accuracy.json", out)
+    md = render(out, out.parent / "BENCHMARKS.md")
+    study = read(out, "time_to_accuracy.json")
+    assert f"{study['status']['finished']} runs finished" in md and "Issue 16's target" in md
+    for model in study["picked"]:
+        assert f"| {model} | " in md
