@@ -109,6 +109,23 @@ def grid_table(result: dict) -> list[str]:
     return lines
 
 
+RUNS_NOTE = ("Each finished run on its own, including those of seeds that are not complete yet (which the statistics "
+             "above leave out, so that recipes are compared on the same seeds). Facts, not picks.")
+
+
+def runs_table(result: dict) -> list[str]:
+    lines = ["| model | peak LR | epochs | seed | val accuracy | test accuracy | first epoch ≥ 99.5 % test | time |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in result["runs"]:
+        if r["status"] != "finished":
+            continue
+        last = r["per_epoch"][-1]
+        first = next((e["epoch"] for e in r["per_epoch"] if e["test_accuracy"] >= result["target"]), None)
+        lines.append(f"| {r['model']} | {r['lr']:g} | {r['epochs']} | {r['seed']} | {pct(last['val_accuracy'])} | "
+                     f"{pct(last['test_accuracy'])} | {first or 'not reached'} | {duration(last['time_s'])} |")
+    return lines
+
+
 def intro(result: dict, notes: list[str]) -> list[str]:
     g = result["grid"]
     n_test = next((e["n_test"] for r in result["runs"] for e in r["per_epoch"]), 10_000)
@@ -136,6 +153,7 @@ def markdown(result: dict, notes: list[str]) -> str:
              "Time to 99.5 % test accuracy per seed (first epoch of the picked recipe's run at or above it):", "",
              *per_seed_lines(result), "", "## Accuracy at equal time", "", EQUAL_TIME, "", *equal_time_table(result),
              "", "![test accuracy vs time](time_to_accuracy.png)", "", "## Full grid", "", *grid_table(result), "",
+             "## Every finished run", "", RUNS_NOTE, "", *runs_table(result), "",
              "## Time axis and hardware", "", TIME_AXIS.format(steps=steps,
                                                                **{k: ax[k] for k in ax if k != "median_step_s"}),
              "", "Where the runs ran: " + "; ".join(result["where"]) + ".", "", *reproduce(result)]

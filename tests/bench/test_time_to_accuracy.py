@@ -82,6 +82,11 @@ def test_report_from_the_real_runs(study, tmp_path):
                  "| fasterkan | LR 0.004, 1 ep | 2 |", "| mlp | LR 0.004, 1 ep | 2 |", "time_to_accuracy.png"):
         assert text in md
     assert (tmp_path / "time_to_accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    every_run = md.split("## Every finished run")[1].split("##")[0]
+    for model in ("fasterkan", "mlp"):
+        for seed in (0, 1):
+            assert f"| {model} | 0.004 | 1 | {seed} | {100 * metrics(out, model, seed)[-1]['val_accuracy']:.2f} %" \
+                in every_run
 
 
 def recipe(lr: float, epochs: int, val: list[float]) -> dict:
