@@ -216,8 +216,9 @@ def main(argv: list[str] | None = None) -> None:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
     only = {s.strip() for s in args.servers.split(",") if s.strip()}
-    if unknown := only - set(servers(args.model_repository, 1)):
-        p.error(f"unknown server(s) {sorted(unknown)}; known: {', '.join(servers(args.model_repository, 1))}")
+    known = servers(args.model_repository, 1)
+    if unknown := only - set(known):
+        p.error(f"unknown server(s) {sorted(unknown)}; known: {', '.join(known)}")
     results = measure(args.model_repository, args.seconds, args.rounds, only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, results)

@@ -58,6 +58,24 @@ def predictions(logits: np.ndarray) -> list[dict]:
     return [{"label": int(p.argmax()), "probabilities": p} for p in probs]
 
 
+async def read_images(request: Request, svc: Service) -> tuple[np.ndarray, list[Extraction] | None]:
+    """A JSON body (no Content-Type is read as JSON) or a multipart upload -> [N,1,28,28], and for image files
+    what the extraction found; parsing large bodies and all image decoding run in the worker pool."""
+    body = await read_body(request, svc.pool, svc.settings.max_body_bytes)
+    if media_type(request) == "multipart/form-data":
+        return await svc.pool.run(from_encoded, await multipart_files(request.headers, body))
+    require_json_or_none(request, accepted="application/json or multipart/form-data")
+    small = len(body) <= INLINE_BYTES
+    req = await svc.pool.run(parse_body, PredictRequest, body, inline=small)
+    return await svc.pool.run(from_fields, req, inline=small and not is_encoded(req))
+
+
+def seen(x: np.ndarray, found: list[Extraction] | None) -> list[dict]:
+    """`?debug=true`: per image, the 28×28 input the model saw (PNG) and where the digit was found in the upload."""
+    return [{"image_png_base64": png_base64(x[i, 0]), "bbox": list(found[i].bbox) if found else None,
+             "inverted": found[i].inverted if found else None} for i in range(len(x))]
+
+
 # Predict first: routes are matched in order (see app.py).
 @router.post("/models/{name}/predict", response_model=PredictResponse,
              openapi_extra=json_body(PredictRequest, extra_content=UPLOAD))
@@ -95,24 +113,6 @@ async def list_models(svc: ServiceDep) -> Response:
 @router.get("/models/{name}", response_model=ModelInfo)
 async def get_model(name: str, svc: ServiceDep) -> Response:
     return json_response(model_info(svc.get(name)))
-
-
-async def read_images(request: Request, svc: Service) -> tuple[np.ndarray, list[Extraction] | None]:
-    """A JSON body (no Content-Type is read as JSON) or a multipart upload -> [N,1,28,28], and for image files
-    what the extraction found; parsing large bodies and all image decoding run in the worker pool."""
-    body = await read_body(request, svc.pool, svc.settings.max_body_bytes)
-    if media_type(request) == "multipart/form-data":
-        return await svc.pool.run(from_encoded, await multipart_files(request.headers, body))
-    require_json_or_none(request, accepted="application/json or multipart/form-data")
-    small = len(body) <= INLINE_BYTES
-    req = await svc.pool.run(parse_body, PredictRequest, body, inline=small)
-    return await svc.pool.run(from_fields, req, inline=small and not is_encoded(req))
-
-
-def seen(x: np.ndarray, found: list[Extraction] | None) -> list[dict]:
-    """`?debug=true`: per image, the 28×28 input the model saw (PNG) and where the digit was found in the upload."""
-    return [{"image_png_base64": png_base64(x[i, 0]), "bbox": list(found[i].bbox) if found else None,
-             "inverted": found[i].inverted if found else None} for i in range(len(x))]
 
 
 @router.post("/compare", response_model=CompareResponse, openapi_extra=json_body(CompareRequest))

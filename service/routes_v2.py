@@ -30,13 +30,34 @@ BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "b
           "binary tensor data extension: JSON header (Inference-Header-Content-Length bytes), then raw tensors"}}
 
 
+def model_input(rt: ModelRuntime, req: InferRequest) -> np.ndarray:
+    """The one input the model takes, checked against its contract (any finite value, as Triton accepts)."""
+    name = rt.spec.input.name
+    if set(req.inputs) != {name}:
+        raise BadRequest(f"model {rt.name} takes exactly one input '{name}'; got {sorted(req.inputs)}")
+    unknown = set(req.outputs) - {rt.spec.output.name}
+    if unknown:
+        raise BadRequest(f"unknown output(s) {sorted(unknown)}; model {rt.name} has '{rt.spec.output.name}'")
+    return rt.validate(req.inputs[name], check_range=False)
+
+
+def model_output(rt: ModelRuntime, req: InferRequest, output: np.ndarray) -> OutputTensor:
+    """The output as asked for: raw, or classified (top k as "value:index:label"), binary or JSON."""
+    name = rt.spec.output.name
+    asked = req.outputs.get(name)
+    binary = asked.binary if asked else req.binary_default
+    if asked and asked.classification:
+        return OutputTensor(name, "BYTES", classify(output, asked.classification, rt.spec.labels), binary)
+    return OutputTensor(name, rt.spec.output.datatype, output, binary)
+
+
 # Infer first: routes are matched in order, and this is the one every request of a busy server takes.
 @router.post("/models/{name}/infer", response_model=OipInferResponse,
              openapi_extra=json_body(OipInferRequest, extra_content=BINARY))
 @router.post("/models/{name}/versions/{version}/infer", response_model=OipInferResponse,
              openapi_extra=json_body(OipInferRequest, extra_content=BINARY))
 async def infer(name: str, request: Request, version: str | None = None) -> Response:
-    svc = request.app.state.service  # not ServiceDep: solving a sub-dependency costs ~10 % of a small request
+    svc = request.app.state.service  # not ServiceDep: its sub-dependency was a visible share of the profile
     model = svc.ready_model(name, version)
     with model.stats.request() as clock:
         async with svc.reserve(model) as slot:
@@ -111,27 +132,6 @@ async def model_config(name: str, svc: ServiceDep, version: str | None = None) -
 async def model_ready(name: str, svc: ServiceDep, version: str | None = None) -> Response:
     rt = svc.ready_model(name, version)
     return json_response({"name": rt.name, "version": rt.version, "ready": True})
-
-
-def model_input(rt: ModelRuntime, req: InferRequest) -> np.ndarray:
-    """The one input the model takes, checked against its contract (any finite value, as Triton accepts)."""
-    name = rt.spec.input.name
-    if set(req.inputs) != {name}:
-        raise BadRequest(f"model {rt.name} takes exactly one input '{name}'; got {sorted(req.inputs)}")
-    unknown = set(req.outputs) - {rt.spec.output.name}
-    if unknown:
-        raise BadRequest(f"unknown output(s) {sorted(unknown)}; model {rt.name} has '{rt.spec.output.name}'")
-    return rt.validate(req.inputs[name], check_range=False)
-
-
-def model_output(rt: ModelRuntime, req: InferRequest, output: np.ndarray) -> OutputTensor:
-    """The output as asked for: raw, or classified (top k as "value:index:label"), binary or JSON."""
-    name = rt.spec.output.name
-    asked = req.outputs.get(name)
-    binary = asked.binary if asked else req.binary_default
-    if asked and asked.classification:
-        return OutputTensor(name, "BYTES", classify(output, asked.classification, rt.spec.labels), binary)
-    return OutputTensor(name, rt.spec.output.datatype, output, binary)
 
 
 async def _repository_request(request: Request, svc, model: type[BaseModel]) -> BaseModel:
